@@ -1,0 +1,285 @@
+"""WavLM encoder: 16 kHz waveform -> 50 Hz features, causal (chunked attention) or bidirectional.
+
+Streaming state of the causal encoder (``WavLMState``): one context tensor per causal convolution
+(7 feature-extractor blocks and the positional convolution) and, per transformer layer, the keys
+and values of the last ``window_size - chunk_frames`` frames. Its size is bounded: nothing grows
+with the length of the stream.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from focalcli.model.layers import FeedForward, causal_pad, channels_last_norm
+
+SAMPLE_RATE = 16000
+
+
+@dataclass
+class WavLMState:
+    """Streaming state. conv_ctx: 8 tensors (B, C, k-1); keys/values: per layer (B, H, S, head_dim)."""
+
+    conv_ctx: list[Tensor | None]
+    keys: list[Tensor]
+    values: list[Tensor]
+
+    def tensors(self) -> list[Tensor]:
+        return [t for t in self.conv_ctx if t is not None] + self.keys + self.values
+
+
+class ConvBlock(nn.Module):
+    """Conv1d (no bias) -> LayerNorm over channels -> GELU, on (B, C, T)."""
+
+    def __init__(self, input_dim: int, output_dim: int, kernel_size: int, stride: int,
+                 causal: bool) -> None:
+        super().__init__()
+        self.causal = causal
+        self.kernel_size = kernel_size
+        self.conv = nn.Conv1d(input_dim, output_dim, kernel_size, stride, bias=False)
+        self.norm = nn.LayerNorm(output_dim)
+        self.activation = nn.GELU()
+
+    def forward(self, x: Tensor, ctx: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+        if self.causal:
+            x, ctx = causal_pad(x, ctx, self.kernel_size - 1)
+        elif x.shape[-1] < self.kernel_size:
+            x = nn.functional.pad(x, (0, self.kernel_size - x.shape[-1]))
+        return self.activation(channels_last_norm(self.norm, self.conv(x))), ctx
+
+
+class FeatureExtractor(nn.Module):
+    """Stack of strided ConvBlocks: (B, 1, T) samples -> (B, C, T / prod(strides)) frames."""
+
+    def __init__(self, hidden_dims: Sequence[int], kernel_sizes: Sequence[int],
+                 strides: Sequence[int], causal: bool) -> None:
+        super().__init__()
+        dims = [1, *hidden_dims]
+        self.layers = nn.ModuleList(
+            ConvBlock(dims[i], dims[i + 1], k, s, causal)
+            for i, (k, s) in enumerate(zip(kernel_sizes, strides, strict=True))
+        )
+
+
+class ConvPositionalEmbedding(nn.Module):
+    """Grouped convolution + GELU giving a positional signal that is added to the features."""
+
+    def __init__(self, dim: int, kernel_size: int, groups: int, causal: bool) -> None:
+        super().__init__()
+        self.causal = causal
+        self.kernel_size = kernel_size
+        padding = 0 if causal else kernel_size // 2
+        self.conv = nn.Conv1d(dim, dim, kernel_size, padding=padding, groups=groups)
+        self.activation = nn.GELU()
+
+    def forward(self, x: Tensor, ctx: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+        """x: (B, C, T) -> (B, C, T)."""
+        if self.causal:
+            x, ctx = causal_pad(x, ctx, self.kernel_size - 1)
+        y = self.conv(x)
+        if not self.causal and self.kernel_size % 2 == 0:
+            y = y[..., :-1]
+        return self.activation(y), ctx
+
+
+class MultiHeadAttention(nn.Module):
+    """Self-attention with WavLM's gated relative position bias ("gru_rel_pos")."""
+
+    def __init__(self, dim: int, num_heads: int, dropout: float) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.head_dim = dim // num_heads
+        self.dropout = dropout
+        self.qkv_proj = nn.Linear(dim, 3 * dim)
+        self.out_proj = nn.Linear(dim, dim)
+        self.gru_rel_pos_linear = nn.Linear(self.head_dim, 8)
+        self.gru_rel_pos_const = nn.Parameter(torch.ones(1, num_heads, 1, 1))
+
+    def forward(self, x: Tensor, position_bias: Tensor, mask: Tensor | None,
+                past_k: Tensor | None = None, past_v: Tensor | None = None
+                ) -> tuple[Tensor, Tensor, Tensor]:
+        """Attend from the T new frames to the S past frames and themselves.
+
+        Args:
+            x: (B, T, dim) normalised input.
+            position_bias: (H, T, S + T) relative position bias.
+            mask: additive float mask (T, S + T) or None.
+            past_k, past_v: (B, H, S, head_dim) cached keys and values, or None (S = 0).
+
+        Returns:
+            ``(output (B, T, dim), keys (B, H, S + T, hd), values (B, H, S + T, hd))``.
+        """
+        B, T, _ = x.shape
+        qkv = self.qkv_proj(x).reshape(B, T, 3, self.num_heads, self.head_dim)
+        q, k, v = (t.transpose(1, 2) for t in qkv.unbind(dim=2))
+        if past_k is not None and past_v is not None:
+            k = torch.cat([past_k, k], dim=2)
+            v = torch.cat([past_v, v], dim=2)
+        heads = x.reshape(B, T, self.num_heads, self.head_dim).transpose(1, 2)
+        gates = self.gru_rel_pos_linear(heads).reshape(B, self.num_heads, T, 2, 4).sum(-1)
+        gate_a, gate_b = torch.sigmoid(gates).chunk(2, dim=-1)
+        gate = gate_a * (gate_b * self.gru_rel_pos_const - 1.0) + 2.0
+        bias = gate * position_bias
+        if mask is not None:
+            bias = bias + mask
+        out = nn.functional.scaled_dot_product_attention(
+            q, k, v, attn_mask=bias.to(q.dtype),
+            dropout_p=self.dropout if self.training else 0.0,
+        )
+        return self.out_proj(out.transpose(1, 2).reshape(B, T, -1)), k, v
+
+
+class TransformerLayer(nn.Module):
+    """Pre-norm transformer layer: x + Attn(LN(x)), then x + FFN(LN(x))."""
+
+    def __init__(self, dim: int, ffn_dim: int, num_heads: int, dropout: float) -> None:
+        super().__init__()
+        self.attention_norm = nn.LayerNorm(dim)
+        self.attention = MultiHeadAttention(dim, num_heads, dropout)
+        self.dropout = nn.Dropout(dropout)
+        self.feed_forward_norm = nn.LayerNorm(dim)
+        self.feed_forward = FeedForward(dim, ffn_dim, dropout)
+
+
+class TransformerEncoder(nn.Module):
+    """Positional convolution + relative-bias transformer layers (no final norm)."""
+
+    def __init__(self, num_layers: int, dim: int, ffn_dim: int, num_heads: int,
+                 num_buckets: int, max_distance: int, dropout: float, conv_pos: int,
+                 conv_pos_groups: int, causal: bool) -> None:
+        super().__init__()
+        self.num_buckets = num_buckets
+        self.max_distance = max_distance
+        self.positional_embedding = ConvPositionalEmbedding(dim, conv_pos, conv_pos_groups, causal)
+        self.relative_embedding = nn.Embedding(num_buckets, num_heads)
+        self.layers = nn.ModuleList(
+            TransformerLayer(dim, ffn_dim, num_heads, dropout) for _ in range(num_layers)
+        )
+        self.dropout = nn.Dropout(dropout)
+
+    def relative_bucket(self, offsets: Tensor) -> Tensor:
+        """Map relative offsets (key - query, int64) to bucket indices, as WavLM does."""
+        half = self.num_buckets // 2
+        exact = half // 2
+        buckets = (offsets > 0).long() * half
+        dist = offsets.abs()
+        large = (dist.float() / exact).log() / math.log(self.max_distance / exact)
+        large = (large * (half - exact) + exact).long().clamp(max=half - 1)
+        return buckets + torch.where(dist < exact, dist, large)
+
+    def position_bias(self, query_pos: Tensor, key_pos: Tensor) -> Tensor:
+        """(H, Tq, Tk) bias for the given absolute frame positions (computed per call)."""
+        buckets = self.relative_bucket(key_pos[None, :] - query_pos[:, None])
+        return self.relative_embedding(buckets).permute(2, 0, 1)
+
+
+class WavLM(nn.Module):
+    """WavLM-style encoder; constructor arguments are the reference's ``encoder_config`` keys."""
+
+    def __init__(
+        self,
+        hidden_dims: Sequence[int] = (512,) * 7,
+        kernel_sizes: Sequence[int] = (10, 3, 3, 3, 3, 2, 2),
+        strides: Sequence[int] = (5, 2, 2, 2, 2, 2, 2),
+        num_layers: int = 6,
+        dim: int = 1024,
+        ffn_dim: int = 4096,
+        num_heads: int = 16,
+        num_buckets: int = 320,
+        max_distance: int = 800,
+        max_cached_steps: int = 2048,
+        dropout: float = 0.0,
+        conv_pos: int = 128,
+        conv_pos_groups: int = 16,
+        causal: bool = False,
+        window_size: int = 512,
+        lookahead_size: int = 3,
+        use_flex_attention: bool = False,
+    ) -> None:
+        super().__init__()
+        # max_cached_steps and use_flex_attention only tune the reference's speed; the bias is
+        # computed here for the offsets actually used, so they are accepted and ignored.
+        if max_cached_steps > 0 and max_cached_steps < window_size:
+            raise ValueError("max_cached_steps must be 0 or at least window_size")
+        self.causal = causal
+        self.window_size = window_size
+        self.chunk_frames = 1 + lookahead_size
+        self.sample_rate = SAMPLE_RATE
+        self.downsample_factor = math.prod(strides)
+        self.chunk_size = self.downsample_factor * self.chunk_frames
+        self.feature_extractor = FeatureExtractor(hidden_dims, kernel_sizes, strides, causal)
+        self.norm = nn.LayerNorm(hidden_dims[-1])
+        self.feature_proj = nn.Linear(hidden_dims[-1], dim)
+        self.dropout = nn.Dropout(dropout)
+        self.encoder = TransformerEncoder(num_layers, dim, ffn_dim, num_heads, num_buckets,
+                                          max_distance, dropout, conv_pos, conv_pos_groups, causal)
+
+    def forward(self, sig: Tensor, state: WavLMState | None = None
+                ) -> tuple[Tensor, WavLMState | None]:
+        """Encode samples to features.
+
+        Args:
+            sig: (B, N) float waveform at 16 kHz. When streaming, N must be a multiple of
+                ``chunk_size`` (1280 samples) so that chunk boundaries line up.
+            state: the previous call's state (causal only), or None at the start of a stream.
+
+        Returns:
+            ``(feats (B, ceil(N / 320), dim), new_state)``; the state is None when not causal.
+        """
+        x = sig[:, None, :]
+        conv_ctx: list[Tensor | None] = []
+        for i, layer in enumerate(self.feature_extractor.layers):
+            x, ctx = layer(x, state.conv_ctx[i] if state else None)
+            conv_ctx.append(ctx)
+        x = self.dropout(self.feature_proj(self.norm(x.transpose(1, 2))))
+        enc = self.encoder
+        pos, ctx = enc.positional_embedding(x.transpose(1, 2), state.conv_ctx[-1] if state else None)
+        conv_ctx.append(ctx)
+        x = enc.dropout(x + pos.transpose(1, 2))
+        if not self.causal:
+            T = x.shape[1]
+            frames = torch.arange(T, device=x.device)
+            bias = enc.position_bias(frames, frames).to(x.dtype)
+            for layer in enc.layers:
+                h, _, _ = layer.attention(layer.attention_norm(x), bias, None)
+                x = x + layer.dropout(h)
+                x = x + layer.feed_forward(layer.feed_forward_norm(x))
+            return x, None
+
+        T = x.shape[1]
+        S = state.keys[0].shape[2] if state else 0
+        bias, mask = self._causal_bias_and_mask(S, T, x.device, x.dtype)
+        keep = self.window_size - self.chunk_frames
+        keys: list[Tensor] = []
+        values: list[Tensor] = []
+        for i, layer in enumerate(enc.layers):
+            past_k = state.keys[i] if state else None
+            past_v = state.values[i] if state else None
+            h, k, v = layer.attention(layer.attention_norm(x), bias, mask, past_k, past_v)
+            x = x + layer.dropout(h)
+            x = x + layer.feed_forward(layer.feed_forward_norm(x))
+            keys.append(k[:, :, -keep:])
+            values.append(v[:, :, -keep:])
+        return x, WavLMState(conv_ctx, keys, values)
+
+    def _causal_bias_and_mask(self, S: int, T: int, device: torch.device, dtype: torch.dtype
+                              ) -> tuple[Tensor, Tensor | None]:
+        """Bias (H, T, S+T) and mask (T, S+T) for T new frames after S cached ones.
+
+        Frame ``S + i`` sees keys in ``[e - window, e)`` where ``e`` is the end of its
+        ``chunk_frames``-aligned chunk (capped at ``S + T``): the rest of its own chunk is the
+        look-ahead, and at most ``window_size`` frames are visible in all.
+        """
+        query = torch.arange(S, S + T, device=device)
+        key = torch.arange(S + T, device=device)
+        bias = self.encoder.position_bias(query, key).to(dtype)
+        end = ((query // self.chunk_frames + 1) * self.chunk_frames).clamp(max=S + T)
+        allowed = (key[None, :] < end[:, None]) & (key[None, :] >= end[:, None] - self.window_size)
+        if bool(allowed.all()):
+            return bias, None
+        mask = torch.zeros(allowed.shape, device=device, dtype=dtype)
+        return bias, mask.masked_fill(~allowed, float("-inf"))
