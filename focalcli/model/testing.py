@@ -1,0 +1,60 @@
+"""Tiny random models for tests: same architecture as the released ones, a few hundred k params."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+TINY_CONFIG: dict[str, Any] = {
+    "encoder_name": "WavLM",
+    "encoder_config": {
+        "hidden_dims": [16] * 7, "num_layers": 1, "dim": 32, "ffn_dim": 64, "num_heads": 2,
+        "max_cached_steps": 0, "conv_pos": 8, "conv_pos_groups": 4, "causal": True,
+        "window_size": 16, "lookahead_size": 3,
+    },
+    "compressor_name": "FocalEncoder",
+    "compressor_config": {
+        "input_dim": 32, "output_dim": 8, "hidden_dims": [32], "downscale_factors": [1],
+        "focal_window": 3, "focal_level": 2, "focal_factor": 2, "causal": True,
+        "window_size": 8,
+    },
+    "quantizer_name": "BinarySphericalQuantizer",
+    "quantizer_config": {"codebook_size": 256},
+    "decompressor_name": "FocalDecoder",
+    "decompressor_config": {
+        "input_dim": 8, "output_dim": 32, "hidden_dims": [32], "upscale_factors": [1],
+        "focal_window": 3, "focal_level": 2, "focal_factor": 2, "causal": True,
+        "window_size": 8, "last_window_size": 8, "lookahead_size": 3,
+    },
+    "decoder_name": "WaveNeXt",
+    "decoder_config": {
+        "input_dim": 32, "num_layers": 1, "dim": 32, "ffn_dim": 64, "hop_length": 320,
+        "causal": True,
+    },
+}
+
+
+def save_tiny_model(folder: Path, seed: int = 0, name: str = "tiny-test",
+                    config: dict[str, Any] | None = None) -> Path:
+    """Write ``config.json`` + ``model.safetensors`` of a random model into ``folder/name``.
+
+    The decoder head is scaled down so the random output stays well inside [-1, 1].
+    Returns the model folder (pass it to ``--model``).
+    """
+    import torch
+    from safetensors.torch import save_file
+
+    from focalcli.model.codec import FocalCodec
+
+    config = config or TINY_CONFIG
+    torch.manual_seed(seed)
+    codec = FocalCodec(config)
+    with torch.no_grad():
+        codec.decoder.head.proj.weight.mul_(0.1)
+    out = Path(folder) / name
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(config, indent=2))
+    save_file({k: v.contiguous() for k, v in codec.state_dict().items()},
+              str(out / "model.safetensors"))
+    return out
