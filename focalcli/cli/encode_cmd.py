@@ -1,0 +1,200 @@
+"""`focal encode`: audio files (or stdin) -> .fcs streams."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from focalcli.cli.batch import Job, JobContext, plan_jobs, run_jobs
+from focalcli.cli.errors import InputProblem, UsageProblem
+from focalcli.cli.options import Force, Jobs, Model, OutputDir, Quiet, Threads, Verbose
+from focalcli.cli.outputs import STDIO, check_writable, open_output
+from focalcli.cli.report import Reporter
+from focalcli.cli.settings import Settings, make_settings
+
+#: seconds of input read and coded per step
+BLOCK_SECONDS = 10.0
+#: accepted --bits values for raw input
+RAW_BITS = ("8", "16", "24", "32", "32f")
+
+
+@dataclass(frozen=True)
+class EncodeOptions:
+    """What `focal encode` was asked beyond the shared settings."""
+
+    raw: Any  # PcmFormat of raw input, or None for audio files
+    raw_rate: int
+    raw_channels: int
+    multichannel: bool
+    packet_ms: float | None
+
+
+def encode(
+    ctx: typer.Context,
+    inputs: Annotated[list[str], typer.Argument(
+        metavar="IN [OUT]", show_default=False,
+        help="Audio file(s) or folders ('-' = stdin). One IN and an optional OUT (default: IN "
+             "with .fcs; '-' = stdout), or many INs with --output-dir.")],
+    output_dir: OutputDir = None,
+    force: Force = False,
+    model: Model = None,
+    multichannel: Annotated[bool, typer.Option(
+        "--multichannel", help="Code each channel as its own stream instead of downmixing "
+                               "to mono (the default: average of the channels).")] = False,
+    raw: Annotated[bool, typer.Option(
+        "--raw", help="Input is headerless little-endian PCM (give --rate; --bits and "
+                      "--channels default to 16 and 1).")] = False,
+    rate: Annotated[int | None, typer.Option(
+        "--rate", "-r", min=1, metavar="HZ", help="Sample rate of --raw input.")] = None,
+    bits: Annotated[str | None, typer.Option(
+        "--bits", "-b", metavar="8|16|24|32|32f",
+        help="Sample format of --raw input: 8 (unsigned), 16, 24, 32 (signed), 32f (float).")
+    ] = None,
+    channels: Annotated[int | None, typer.Option(
+        "--channels", "-c", min=1, metavar="N", help="Channels of --raw input.")] = None,
+    packet_ms: Annotated[float | None, typer.Option(
+        "--packet-ms", min=0.001, metavar="MS",
+        help="Duration of one .fcs packet (the unit that is lost when a file is damaged). "
+             "Default: the container's.")] = None,
+    jobs: Jobs = 1,
+    threads: Threads = None,
+    quiet: Quiet = False,
+    verbose: Verbose = 0,
+) -> None:
+    """Encode audio files (or stdin) to .fcs.
+
+    Reads WAV, FLAC, OGG and whatever libsndfile reads, at any rate and channel count. Input
+    is resampled to the model's rate (soxr, high quality) and downmixed to mono unless
+    --multichannel; the source rate and length are kept, so decoding gives back the original
+    duration. Empty input (0 samples) gives a valid .fcs that decodes to 0 samples.
+    """
+    settings = make_settings(ctx.obj, quiet=quiet, verbose=verbose, force=force, model=model,
+                             threads=threads, jobs=jobs)
+    opts = _encode_options(raw, rate, bits, channels, multichannel, packet_ms)
+    from focalcli.audio import AUDIO_EXTENSIONS
+
+    plan = plan_jobs(inputs, output_dir, out_ext=".fcs", folder_exts=AUDIO_EXTENSIONS)
+    reporter = Reporter(settings)
+    encoder = _Encoder(settings, opts, reporter)
+    if any(j.problem is None and (j.src == STDIO or os.path.isfile(j.src)) for j in plan):
+        encoder.codecs.get()  # one model for the whole run; a bad --model fails once, here
+    code = run_jobs(plan, encoder.run, reporter, settings.jobs, "encoding")
+    raise typer.Exit(code)
+
+
+def _encode_options(raw: bool, rate: int | None, bits: str | None, channels: int | None,
+                    multichannel: bool, packet_ms: float | None) -> EncodeOptions:
+    from focalcli.audio import parse_pcm_format
+
+    if not raw:
+        given = [name for name, value in (("--rate", rate), ("--bits", bits),
+                                          ("--channels", channels)) if value is not None]
+        if given:
+            raise UsageProblem(f"{', '.join(given)} describe raw input: add --raw (audio files "
+                               "carry their own rate, format and channels)")
+        return EncodeOptions(None, 0, 0, multichannel, packet_ms)
+    if rate is None:
+        raise UsageProblem("--raw needs --rate HZ (and --bits, --channels if not 16-bit mono)")
+    try:
+        fmt = parse_pcm_format(bits or "16")
+    except ValueError as err:
+        raise UsageProblem(f"--bits: {err}") from None
+    return EncodeOptions(fmt, rate, channels or 1, multichannel, packet_ms)
+
+
+class _Encoder:
+    """Encodes one job at a time (several at once with -j); the model is shared."""
+
+    def __init__(self, settings: Settings, opts: EncodeOptions, reporter: Reporter) -> None:
+        from focalcli.cli.codecs import CodecCache
+
+        self.settings = settings
+        self.opts = opts
+        self.reporter = reporter
+        self.codecs = CodecCache(settings)
+
+    def _open(self, src: str) -> Any:
+        from focalcli.audio import AudioError, RawPcmSource, open_audio_bytes, open_audio_file
+
+        try:
+            if self.opts.raw is not None:
+                if src == STDIO:
+                    return RawPcmSource(sys.stdin.buffer, self.opts.raw_rate,
+                                        self.opts.raw_channels, self.opts.raw)
+                return RawPcmSource(_open_binary(src), self.opts.raw_rate,
+                                    self.opts.raw_channels, self.opts.raw, owns_stream=True)
+            if src == STDIO:
+                return open_audio_bytes(sys.stdin.buffer.read(), "stdin")
+            return open_audio_file(src)
+        except AudioError as err:
+            raise InputProblem(str(err), _name(src)) from None
+
+    def run(self, job: Job, ctx: JobContext) -> int:
+        from focalcli.audio import AudioError, StreamResampler, downmix, scaled_length
+        from focalcli.cli import fcs
+        from focalcli.cli.codec_io import sig_blocks_to_toks
+
+        source = self._open(job.src)
+        with source:
+            if job.dst != STDIO:
+                check_writable(Path(job.dst), self.settings.force,
+                               () if job.src == STDIO else (Path(job.src),))
+            codec = self.codecs.get()
+            rate = source.sample_rate
+            coded_channels = source.channels if self.opts.multichannel else 1
+            if source.num_frames is not None:
+                ctx.set_total(source.num_frames / rate)
+            resampler = StreamResampler(rate, codec.sample_rate_input, coded_channels)
+            frames = 0
+
+            def blocks() -> Any:
+                nonlocal frames
+                try:
+                    for block in source.blocks(max(1, int(BLOCK_SECONDS * rate))):
+                        ctx.check()
+                        frames += block.shape[1]
+                        yield resampler.push(block if self.opts.multichannel else downmix(block))
+                        ctx.advance(block.shape[1] / rate)
+                except AudioError as err:
+                    raise InputProblem(str(err), _name(job.src)) from None
+                yield resampler.flush()
+
+            packet_tokens = None
+            if self.opts.packet_ms is not None:
+                packet_tokens = max(1, round(self.opts.packet_ms / 1000 * codec.token_rate))
+            with open_output(job.dst, self.settings.force, "an .fcs stream") as out:
+                writer = fcs.new_writer(out, codec, source_rate=rate, channels=coded_channels,
+                                        source_frames=source.num_frames,
+                                        packet_tokens=packet_tokens, live=job.dst == STDIO)
+                for toks in sig_blocks_to_toks(codec, blocks(), coded_channels):
+                    writer.write(toks)
+                writer.close(num_samples=scaled_length(frames, rate, codec.sample_rate_input))
+        stray = getattr(source, "stray_bytes", 0)
+        if stray:
+            self.reporter.warn(f"{_name(job.src)}: input ended inside a sample frame; "
+                               f"{stray} stray byte(s) ignored")
+        self.reporter.detail(f"{_name(job.src)} -> {_name(job.dst, 'stdout')}: "
+                             f"{source.description}, {frames / rate:.2f} s")
+        return 0
+
+
+def _open_binary(path: str) -> Any:
+    from focalcli.audio import AudioError
+
+    try:
+        return open(path, "rb")  # noqa: SIM115 - closed with the source
+    except FileNotFoundError:
+        raise AudioError("no such file") from None
+    except IsADirectoryError:
+        raise AudioError("is a directory") from None
+    except OSError as err:
+        raise AudioError(err.strerror or str(err)) from None
+
+
+def _name(path: str, stdio: str = "stdin") -> str:
+    return stdio if path == STDIO else path

@@ -1,0 +1,272 @@
+"""The CLI's use of the .fcs container: headers for codecs, reading files, `focal info` fields.
+
+Bytes only (the container never imports torch); container errors become one-line
+:class:`~focalcli.cli.errors.StreamInvalid` (exit 5) or input errors (exit 3) here.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from focalcli.audio.convert import scaled_length
+from focalcli.cli.errors import InputProblem, StreamInvalid, describe_os_error
+from focalcli.container import (
+    VERSION,
+    Damage,
+    FcsError,
+    FcsHeader,
+    FcsReader,
+    FcsSummary,
+    FcsWriter,
+    summarize,
+)
+
+#: header metadata key: samples per channel of the original audio at source_sample_rate
+SOURCE_SAMPLES_KEY = "source_samples"
+
+
+def new_writer(out: BinaryIO, codec: Any, *, source_rate: int, channels: int,
+               source_frames: int | None, packet_tokens: int | None, live: bool) -> FcsWriter:
+    """An FcsWriter for tokens of `codec` from audio at `source_rate` Hz.
+
+    `source_frames`: the source length if known up front (then the header carries it, so a
+    truncated file still knows its duration); `live` flushes every packet (pipes).
+    """
+    num_samples = (None if source_frames is None
+                   else scaled_length(source_frames, source_rate, codec.sample_rate_input))
+    meta = {} if source_frames is None else {SOURCE_SAMPLES_KEY: str(source_frames)}
+    kwargs: dict[str, Any] = {}
+    if packet_tokens is not None:
+        kwargs["packet_tokens"] = packet_tokens
+    header = FcsHeader(
+        model_name=codec.name, model_hash=codec.weights_hash,
+        bits_per_token=codec.bits_per_token, token_rate=codec.token_rate,
+        sample_rate_input=codec.sample_rate_input, sample_rate_output=codec.sample_rate_output,
+        channels=channels, source_sample_rate=source_rate, num_samples=num_samples,
+        metadata=meta, **kwargs)
+    return FcsWriter(out, header, flush_each_packet=live)
+
+
+@contextmanager
+def open_fcs(src: str | BinaryIO, name: str) -> Iterator[BinaryIO]:
+    """A binary stream over a .fcs path (or the given stream); InputProblem if unreadable."""
+    if not isinstance(src, str):
+        yield src
+        return
+    try:
+        if os.path.isdir(src):
+            raise InputProblem("is a directory", name)
+        fh = open(src, "rb")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        raise InputProblem("no such file", name) from None
+    except OSError as err:
+        raise InputProblem(describe_os_error(err), name) from None
+    with fh:
+        yield fh
+
+
+def _invalid(err: FcsError, name: str) -> StreamInvalid:
+    return StreamInvalid(str(err), name)
+
+
+@dataclass
+class ReadStream:
+    """A whole .fcs read for decoding: header, tokens (-1 where lost) and what was lost."""
+
+    header: FcsHeader
+    toks: np.ndarray  # int64 (channels, k); FILL_TOKEN (-1) at lost positions
+    damages: list[Damage] = field(default_factory=list)
+    num_samples: int | None = None  # per channel at header.sample_rate_input
+
+    @property
+    def model_name(self) -> str:
+        return self.header.model_name
+
+    @property
+    def weights_hash(self) -> str:
+        return self.header.model_hash
+
+    @property
+    def channels(self) -> int:
+        return self.header.channels
+
+    @property
+    def source_sample_rate(self) -> int:
+        return self.header.source_sample_rate
+
+    @property
+    def duration_s(self) -> float:
+        if self.num_samples is not None:
+            return self.num_samples / self.header.sample_rate_input
+        return self.toks.shape[1] / self.header.token_rate
+
+    def output_length(self, rate: int) -> int | None:
+        """Samples per channel the decoded audio has at `rate` Hz (None: unknown length).
+
+        At the source rate this is the original sample count exactly.
+        """
+        source = source_samples(self.header)
+        if rate == self.header.source_sample_rate and source is not None:
+            return source
+        if self.num_samples is None:
+            return None
+        return scaled_length(self.num_samples, self.header.sample_rate_input, rate)
+
+    def describe_damage(self) -> str:
+        return describe_damage(self.damages, self.header, self.num_samples)
+
+    def padded_toks(self, chunk_tokens: int = 1) -> np.ndarray:
+        """The tokens, extended with lost ones (-1) up to the known length rounded up to whole
+        `chunk_tokens`, so a truncated stream's missing end is concealed, not cut."""
+        if self.num_samples is None:
+            return self.toks
+        h = self.header
+        needed = math.ceil(self.num_samples * h.token_rate / h.sample_rate_input)
+        needed = -(-needed // chunk_tokens) * chunk_tokens
+        if self.toks.shape[1] >= needed:
+            return self.toks
+        fill = np.full((self.toks.shape[0], needed - self.toks.shape[1]), -1, dtype=np.int64)
+        return np.concatenate([self.toks, fill], axis=1)
+
+
+def source_samples(header: FcsHeader) -> int | None:
+    value = header.metadata.get(SOURCE_SAMPLES_KEY, "")
+    return int(value) if value.isdigit() else None
+
+
+def read_stream(src: str | BinaryIO, name: str) -> ReadStream:
+    """Read a whole .fcs (path or stream).
+
+    Raises StreamInvalid (bad magic, version, header) or InputProblem (unreadable file).
+    """
+    with open_fcs(src, name) as fh:
+        try:
+            reader = FcsReader(fh)
+            toks, damages, num_samples = reader.read_all()
+        except FcsError as err:
+            raise _invalid(err, name) from None
+        except OSError as err:
+            raise InputProblem(describe_os_error(err), name) from None
+    return ReadStream(reader.header, toks, list(damages), num_samples)
+
+
+def describe_damage(damages: list[Damage] | tuple[Damage, ...], header: FcsHeader,
+                    num_samples: int | None) -> str:
+    """One line: how much was lost and where, in seconds."""
+    rate = header.token_rate
+    parts = []
+    lost = [d for d in damages if d.kind != "truncated"]
+    if lost:
+        seconds = sum(d.token_count for d in lost) / rate
+        first = lost[0].token_start / rate
+        parts.append(f"{len(lost)} lost range{'s' if len(lost) > 1 else ''} "
+                     f"({seconds:.2f} s from {first:.2f} s)")
+    for d in damages:
+        if d.kind == "truncated":
+            total = (f" of {num_samples / header.sample_rate_input:.2f} s"
+                     if num_samples is not None else "")
+            parts.append(f"truncated at {d.token_start / rate:.2f} s{total}")
+    return ", ".join(parts) or "damaged"
+
+
+#: fields of `focal info --json` / `--field`, in display order
+INFO_FIELDS: tuple[str, ...] = (
+    "file", "format_version", "model", "model_hash", "channels", "duration",
+    "num_samples", "sample_rate_input", "sample_rate_output", "source_sample_rate",
+    "source_samples", "token_rate", "bits_per_token", "payload_bitrate", "bitrate",
+    "packet_tokens", "packet_ms", "packets", "tokens", "bytes", "header_bytes",
+    "overhead_bytes", "overhead_percent", "integrity", "damaged", "lost_seconds",
+    "complete", "metadata", "verified",
+)
+
+
+def summarize_file(src: str | BinaryIO, name: str) -> dict[str, Any]:
+    """The `focal info` fields of one .fcs; a `_stream` key keeps its bytes for --verify."""
+    with open_fcs(src, name) as fh:
+        try:
+            data = fh.read()
+        except OSError as err:
+            raise InputProblem(describe_os_error(err), name) from None
+    try:
+        summary = summarize(io.BytesIO(data))
+    except FcsError as err:
+        raise _invalid(err, name) from None
+    record = info_fields(summary, name)
+    record["_bytes"] = data
+    return record
+
+
+def info_fields(s: FcsSummary, name: str) -> dict[str, Any]:
+    h = s.header
+    lost = sum(d.token_count for d in s.damages) / h.token_rate
+    damaged = not s.intact
+    integrity = "ok" if not damaged else describe_damage(s.damages, h, s.num_samples)
+    if not s.end_seen and not s.damages:
+        integrity = "truncated (no end marker)"
+    payload_bps = h.token_rate * h.bits_per_token * h.channels
+    return {
+        "file": name,
+        "format_version": VERSION,
+        "model": h.model_name,
+        "model_hash": h.model_hash,
+        "channels": h.channels,
+        "duration": round(s.duration_s, 6),
+        "num_samples": s.num_samples,
+        "sample_rate_input": h.sample_rate_input,
+        "sample_rate_output": h.sample_rate_output,
+        "source_sample_rate": h.source_sample_rate,
+        "source_samples": source_samples(h),
+        "token_rate": h.token_rate,
+        "bits_per_token": h.bits_per_token,
+        "payload_bitrate": payload_bps,
+        "bitrate": round(s.bitrate_bps, 3),
+        "packet_tokens": h.packet_tokens,
+        "packet_ms": round(1000 * h.packet_tokens / h.token_rate, 3),
+        "packets": s.packets,
+        "tokens": s.tokens,
+        "bytes": s.total_bytes,
+        "header_bytes": s.header_bytes,
+        "overhead_bytes": round(s.overhead_bytes, 3),
+        "overhead_percent": (round(s.overhead_percent, 3)
+                             if math.isfinite(s.overhead_percent) else None),
+        "integrity": integrity,
+        "damaged": damaged,
+        "lost_seconds": round(lost, 6),
+        "complete": s.end_seen,
+        "metadata": dict(h.metadata),
+        "verified": None,
+    }
+
+
+def format_summary(r: dict[str, Any]) -> str:
+    """The human summary of one file (several lines, like opusinfo)."""
+    overhead = (f"{r['overhead_bytes']:.0f} bytes ({r['overhead_percent']:.1f} % of payload)"
+                if r["overhead_percent"] is not None else f"{r['overhead_bytes']:.0f} bytes")
+    source = f"{r['source_sample_rate']} Hz"
+    if r["source_samples"] is not None:
+        source += f", {r['source_samples']} samples"
+    lines = [
+        f"{r['file']}:",
+        f"  model       {r['model']} (weights {r['model_hash']})",
+        f"  duration    {r['duration']:.3f} s, {r['channels']} channel(s)",
+        f"  bitrate     {r['bitrate'] / 1000:.3f} kbit/s in total, payload "
+        f"{r['payload_bitrate'] / 1000:.3f} kbit/s ({r['bits_per_token']} bits x "
+        f"{r['token_rate']:g} tokens/s)",
+        f"  rates       in {r['sample_rate_input']} Hz, out {r['sample_rate_output']} Hz, "
+        f"source {source}",
+        f"  packets     {r['packets']} of {r['packet_tokens']} tokens ({r['packet_ms']:g} ms), "
+        f"{r['tokens']} tokens, {r['bytes']} bytes",
+        f"  overhead    {overhead}",
+        f"  integrity   {r['integrity']}",
+    ]
+    if r["verified"] is not None:
+        lines.append(f"  verified    {'yes (decoded and checked)' if r['verified'] else 'no'}")
+    return "\n".join(lines)

@@ -1,0 +1,29 @@
+"""Option declarations shared by several commands (one spelling, one help text each)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from focalcli.cli.settings import ENV_JOBS, ENV_MODEL, ENV_THREADS
+
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress, notes or warnings; "
+                                     "errors only.")]
+Verbose = Annotated[int, typer.Option("--verbose", "-v", count=True,
+                                      help="More detail per file (repeat for more).")]
+Force = Annotated[bool, typer.Option("--force", "-f", help="Overwrite existing outputs.")]
+Model = Annotated[str | None, typer.Option(
+    "--model", "-m", envvar=ENV_MODEL, metavar="MODEL",
+    help="Model: a name from `focal models`, a folder with config.json and model.safetensors, "
+         "a config.json, or a Hugging Face id owner/repo. Default: the bundled model.")]
+Threads = Annotated[int | None, typer.Option(
+    "--threads", envvar=ENV_THREADS, min=1, metavar="N",
+    help="CPU threads per model call (default: 1, fastest per stream on small machines; "
+         "use -j to code files in parallel).")]
+Jobs = Annotated[int, typer.Option(
+    "--jobs", "-j", envvar=ENV_JOBS, min=1, metavar="N",
+    help="Files processed in parallel; they share one loaded model.")]
+OutputDir = Annotated[str | None, typer.Option(
+    "--output-dir", "-d", metavar="DIR",
+    help="Write one output per input under DIR, mirroring the tree of input folders.")]

@@ -1,0 +1,195 @@
+"""Where results go: files that appear atomically, or stdout.
+
+A file output is written to a hidden temporary file in the destination folder, flushed,
+fsync'ed and renamed into place only when the command succeeded; on any exception, Ctrl-C or
+SIGTERM the temporary file is removed, so a failed run leaves nothing behind. Existing files
+are refused unless `force`. stdout is data only; a reader that goes away (``| head``) raises
+:class:`BrokenPipe`, which ends focal quietly.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+from focalcli.cli.errors import BrokenPipe, OutputProblem, describe_os_error
+
+STDIO = "-"
+
+_umask_lock = threading.Lock()
+_umask: int | None = None
+
+
+def _file_mode() -> int:
+    """Permissions a normally created file would get (0666 minus the umask)."""
+    global _umask
+    with _umask_lock:
+        if _umask is None:
+            _umask = os.umask(0)
+            os.umask(_umask)
+        return 0o666 & ~_umask
+
+
+def check_writable(path: Path, force: bool, inputs: tuple[Path, ...] = ()) -> None:
+    """Refuse early what `atomic_file` would refuse late (before any work is done)."""
+    for inp in inputs:
+        try:
+            if path.resolve() == inp.resolve():
+                raise OutputProblem("output would overwrite its own input", str(path))
+        except OSError:
+            pass
+    if path.is_dir():
+        raise OutputProblem("is a directory", str(path))
+    if not force and os.path.lexists(path):
+        raise OutputProblem("already exists (use --force to overwrite)", str(path))
+
+
+_OUTPUT_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS)
+
+
+@contextmanager
+def atomic_path(path: Path, force: bool) -> Iterator[Path]:
+    """Yield a temporary path beside `path` that is renamed to `path` if the block succeeds.
+
+    The block writes the temporary file (any way it likes); then it is fsync'ed and renamed.
+    Parent folders are created. Without `force` an existing `path` is never replaced, even if
+    it appears while we write (the final step is a hard link, which cannot clobber). On any
+    exception (including KeyboardInterrupt and SystemExit) the temporary file is removed.
+    """
+    check_writable(path, force)
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
+        os.close(fd)
+    except OSError as err:
+        raise OutputProblem(f"cannot write: {describe_os_error(err)}", str(path)) from err
+    tmp = Path(tmp_name)
+    done = False
+    try:
+        try:
+            yield tmp
+        except OSError as err:
+            if err.errno in _OUTPUT_ERRNOS:
+                raise OutputProblem(f"cannot write: {describe_os_error(err)}", str(path)) from err
+            raise
+        try:
+            _fsync_file(tmp)
+            os.chmod(tmp, _file_mode())
+            _publish(tmp, path, force)
+        except OSError as err:
+            raise OutputProblem(f"cannot write: {describe_os_error(err)}", str(path)) from err
+        done = True
+        _fsync_dir(folder)
+    finally:
+        if not done:
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+
+
+@contextmanager
+def atomic_file(path: Path, force: bool) -> Iterator[BinaryIO]:
+    """Like :func:`atomic_path`, yielding the temporary file opened for binary writing."""
+    with atomic_path(path, force) as tmp, open(tmp, "wb") as fh:
+        yield fh
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _publish(tmp: Path, path: Path, force: bool) -> None:
+    if force:
+        os.replace(tmp, path)
+        return
+    try:
+        os.link(tmp, path)
+    except FileExistsError as err:
+        raise OutputProblem("already exists (use --force to overwrite)", str(path)) from err
+    except OSError as err:
+        if err.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV, errno.EMLINK):
+            raise
+        if os.path.lexists(path):  # file systems without hard links: check, then rename
+            raise OutputProblem("already exists (use --force to overwrite)", str(path)) from err
+        os.replace(tmp, path)
+        return
+    tmp.unlink()
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        dir_fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+class StdoutWriter:
+    """Binary stdout that turns a vanished reader into :class:`BrokenPipe`."""
+
+    def __init__(self) -> None:
+        self._out: BinaryIO = sys.stdout.buffer
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self._out.write(data)
+        except BrokenPipeError as err:
+            raise BrokenPipe() from err
+
+    def flush(self) -> None:
+        try:
+            self._out.flush()
+        except BrokenPipeError as err:
+            raise BrokenPipe() from err
+
+
+def refuse_terminal_stdout(what: str) -> None:
+    """Refuse to write binary `what` to a terminal (like gzip and zstd do)."""
+    try:
+        tty = sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    if tty:
+        raise OutputProblem(f"refusing to write {what} to a terminal; redirect it or name a file",
+                            "stdout")
+
+
+@contextmanager
+def open_output(target: str | Path, force: bool, what: str) -> Iterator[BinaryIO]:
+    """A binary output: `-` is stdout (data only), anything else an atomic file."""
+    if str(target) == STDIO:
+        refuse_terminal_stdout(what)
+        writer = StdoutWriter()
+        yield writer  # type: ignore[misc]
+        writer.flush()
+    else:
+        with atomic_file(Path(target), force) as fh:
+            yield fh
+
+
+def silence_stdout() -> None:
+    """After a broken pipe: point stdout at /dev/null so the final flush cannot fail."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
