@@ -78,6 +78,13 @@ class FocalCodec(nn.Module):
         self.quantizer: BinarySphericalQuantizer
         self.decompressor: FocalDecoder
         self.decoder: WaveNeXt | Vocos
+        bits = self.quantizer.dim
+        compressor_out = self.compressor.out_proj.out_features
+        decompressor_in = self.decompressor.in_proj.in_features
+        if not compressor_out == bits == decompressor_in:
+            raise ValueError(f"codebook_size {self.quantizer.codebook_size} needs {bits}-dim "
+                             f"latents, but compressor output_dim is {compressor_out} and "
+                             f"decompressor input_dim is {decompressor_in}")
         self.name = "unnamed"
         self.weights_hash = "0" * 16
 

@@ -73,6 +73,9 @@ def resolve(source: str | None) -> tuple[str, Path, Path | None]:
         return path.resolve().name, path / "config.json", _weights_beside(path / "model.json")
     json_path = path if path.suffix == ".json" else path.with_suffix(".json")
     if json_path.is_file():
+        if json_path.name == "config.json":  # a hub-layout folder, named by its config
+            folder = json_path.resolve().parent
+            return folder.name, json_path, _weights_beside(folder / "model.json")
         return json_path.stem, json_path, _weights_beside(json_path)
     official = official_by_name(source)
     if official is not None or HUB_ID.fullmatch(source):
