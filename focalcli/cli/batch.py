@@ -209,4 +209,7 @@ def run_jobs(jobs: list[Job], work: Work, reporter: Reporter, jobs_in_parallel: 
             pool.shutdown(wait=True, cancel_futures=True)
             raise
         pool.shutdown(wait=True)
+    failed = sum(c not in (ExitCode.OK, ExitCode.CONCEALED) for c in codes)
+    if len(jobs) > 1 and failed:
+        reporter.note(f"{len(jobs) - failed} of {len(jobs)} files done, {failed} failed")
     return batch_exit_code(codes)

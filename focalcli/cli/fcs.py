@@ -262,8 +262,8 @@ def format_summary(r: dict[str, Any]) -> str:
         f"{r['token_rate']:g} tokens/s)",
         f"  rates       in {r['sample_rate_input']} Hz, out {r['sample_rate_output']} Hz, "
         f"source {source}",
-        f"  packets     {r['packets']} of {r['packet_tokens']} tokens ({r['packet_ms']:g} ms), "
-        f"{r['tokens']} tokens, {r['bytes']} bytes",
+        f"  packets     {r['packets']} ({r['packet_tokens']} tokens = {r['packet_ms']:g} ms "
+        f"each), {r['tokens']} tokens, {r['bytes']} bytes",
         f"  overhead    {overhead}",
         f"  integrity   {r['integrity']}",
     ]

@@ -1,0 +1,64 @@
+# fish completion for focal, the command-line neural speech codec.
+# Install: copy to ~/.config/fish/completions/focal.fish (or /usr/share/fish/vendor_completions.d).
+# Kept in step with `focal --help` by tests/cli/test_docs_sync.py.
+
+set -l commands encode decode info models
+set -l models focal-small focalcodec_50hz_2k_causal focalcodec_50hz_4k_causal focalcodec_50hz_65k_causal focalcodec_50hz focalcodec_25hz focalcodec_12_5hz
+set -l fields file format_version model model_hash channels duration num_samples sample_rate_input sample_rate_output source_sample_rate source_samples token_rate bits_per_token payload_bitrate bitrate packet_tokens packet_ms packets tokens bytes header_bytes overhead_bytes overhead_percent integrity damaged lost_seconds complete metadata verified
+
+complete -c focal -f
+
+# global options and commands
+complete -c focal -n "not __fish_seen_subcommand_from $commands" -s q -l quiet -d 'No progress, notes or warnings'
+complete -c focal -n "not __fish_seen_subcommand_from $commands" -s v -l verbose -d 'More detail per file'
+complete -c focal -n "not __fish_seen_subcommand_from $commands" -s V -l version -d 'Print the version and exit'
+complete -c focal -n "not __fish_seen_subcommand_from $commands" -s h -l help -d 'Show help and exit'
+complete -c focal -n "not __fish_seen_subcommand_from $commands" -a encode -d 'Encode audio files (or stdin) to .fcs'
+complete -c focal -n "not __fish_seen_subcommand_from $commands" -a decode -d 'Decode .fcs to WAV, FLAC or raw PCM'
+complete -c focal -n "not __fish_seen_subcommand_from $commands" -a info -d 'Show what .fcs files hold'
+complete -c focal -n "not __fish_seen_subcommand_from $commands" -a models -d 'List the bundled and official models, or pull one'
+
+# options of every command
+for cmd in $commands
+    complete -c focal -n "__fish_seen_subcommand_from $cmd" -s q -l quiet -d 'No progress, notes or warnings'
+    complete -c focal -n "__fish_seen_subcommand_from $cmd" -s v -l verbose -d 'More detail per file'
+    complete -c focal -n "__fish_seen_subcommand_from $cmd" -s h -l help -d 'Show help and exit'
+end
+
+# encode and decode share these
+for cmd in encode decode
+    complete -c focal -n "__fish_seen_subcommand_from $cmd" -s d -l output-dir -r -a '(__fish_complete_directories)' -d 'Write outputs under DIR'
+    complete -c focal -n "__fish_seen_subcommand_from $cmd" -s f -l force -d 'Overwrite existing outputs'
+    complete -c focal -n "__fish_seen_subcommand_from $cmd" -s j -l jobs -x -d 'Files in parallel'
+end
+for cmd in encode decode info
+    complete -c focal -n "__fish_seen_subcommand_from $cmd" -s m -l model -r -F -a "$models" -d 'Model name, folder, config.json or hub id'
+    complete -c focal -n "__fish_seen_subcommand_from $cmd" -l threads -x -d 'CPU threads per model call'
+end
+
+# encode
+complete -c focal -n "__fish_seen_subcommand_from encode" -F
+complete -c focal -n "__fish_seen_subcommand_from encode" -l multichannel -d 'Code each channel separately'
+complete -c focal -n "__fish_seen_subcommand_from encode" -l raw -d 'Input is headerless little-endian PCM'
+complete -c focal -n "__fish_seen_subcommand_from encode" -s r -l rate -x -a '8000 16000 22050 24000 44100 48000' -d 'Sample rate of raw input'
+complete -c focal -n "__fish_seen_subcommand_from encode" -s b -l bits -x -a '8 16 24 32 32f' -d 'Sample format of raw input'
+complete -c focal -n "__fish_seen_subcommand_from encode" -s c -l channels -x -d 'Channels of raw input'
+complete -c focal -n "__fish_seen_subcommand_from encode" -l packet-ms -x -d 'Duration of one .fcs packet'
+
+# decode
+complete -c focal -n "__fish_seen_subcommand_from decode" -F
+complete -c focal -n "__fish_seen_subcommand_from decode" -s F -l format -x -a 'wav flac raw' -d 'Output format'
+complete -c focal -n "__fish_seen_subcommand_from decode" -s b -l bits -x -a '8 16 24 32 32f' -d 'Output sample format'
+complete -c focal -n "__fish_seen_subcommand_from decode" -s r -l rate -x -a 'source 8000 16000 22050 24000 44100 48000' -d 'Output sample rate'
+complete -c focal -n "__fish_seen_subcommand_from decode" -l strict -d 'Fail on a damaged file'
+
+# info
+complete -c focal -n "__fish_seen_subcommand_from info" -F
+complete -c focal -n "__fish_seen_subcommand_from info" -l json -d 'Print JSON'
+complete -c focal -n "__fish_seen_subcommand_from info" -s k -l field -x -a "$fields" -d 'Print only this field'
+complete -c focal -n "__fish_seen_subcommand_from info" -s t -l verify -d 'Decode and check, writing nothing'
+
+# models
+complete -c focal -n "__fish_seen_subcommand_from models; and not __fish_seen_subcommand_from pull" -l json -d 'Print a JSON list'
+complete -c focal -n "__fish_seen_subcommand_from models; and not __fish_seen_subcommand_from pull" -a pull -d 'Download an official model'
+complete -c focal -n "__fish_seen_subcommand_from pull" -a "$models" -d 'Model'
