@@ -1,0 +1,319 @@
+"""Incremental .fcs reader that survives truncation, corruption and dropped packets.
+
+The reader pulls only the bytes it needs from a (possibly non-seekable) stream, yields packets in
+order and, where bytes are unreadable or packets missing, :class:`Damage` records saying which
+token range was lost, so a decoder can conceal it. On any garbage it either raises
+:class:`FcsFormatError` (header) or reports damage (payload); it never raises anything else and
+always makes progress. The resynchronisation rules are specified in docs/fcs-format.md.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from . import bitpack
+from .byteinput import ByteInput
+from .fcs import (
+    CRC_BYTES,
+    DATA_SYNC,
+    END_SYNC,
+    PACKET_PREFIX_BYTES,
+    SEQ_MODULUS,
+    FcsHeader,
+    crc16,
+    data_packet_bytes,
+    decode_optional_count,
+    parse_header,
+    read_varint,
+)
+
+#: Value :meth:`FcsReader.read_all` puts at lost token positions.
+FILL_TOKEN = -1
+
+DamageKind = Literal["corrupt", "gap", "truncated"]
+
+
+@dataclass
+class Damage:
+    """Tokens lost from the stream, per channel, in token positions from the stream start.
+
+    Attributes:
+        token_start: position of the first lost token.
+        token_count: lost tokens per channel. For ``'truncated'`` the extent is unknown and this
+            is 0: everything from ``token_start`` on is missing.
+        kind: ``'corrupt'`` bytes were there but unreadable (bad CRC, garbage);
+            ``'gap'`` whole packets are absent (sequence jump with no bytes in between);
+            ``'truncated'`` the input ended before the end marker.
+    """
+
+    token_start: int
+    token_count: int
+    kind: DamageKind
+
+
+@dataclass
+class Packet:
+    """Tokens of one intact packet.
+
+    Attributes:
+        seq: sequence number as stored (mod 256).
+        token_start: position of its first token per channel, from the stream start.
+        toks: int64 array of shape (channels, n).
+    """
+
+    seq: int
+    token_start: int
+    toks: npt.NDArray[np.int64]
+
+
+@dataclass
+class ReaderStats:
+    """Running counts of what the reader met so far.
+
+    Attributes:
+        packets_ok: intact packets (data and end marker).
+        packets_corrupt: data packets lost where bytes were present but unreadable.
+        packets_missing: data packets lost to sequence gaps.
+        bytes_read: bytes consumed, header included.
+        bytes_skipped: bytes discarded while resynchronising.
+    """
+
+    packets_ok: int = 0
+    packets_corrupt: int = 0
+    packets_missing: int = 0
+    bytes_read: int = 0
+    bytes_skipped: int = 0
+
+
+@dataclass
+class _Parsed:
+    seq: int
+    toks: npt.NDArray[np.int64]
+    size: int  # bytes, framing included
+    total_tokens: int | None = None  # set for the end marker only
+    num_samples: int | None = None
+
+
+class FcsReader:
+    """Reads an .fcs stream incrementally.
+
+    The header is read and validated at construction. Iterate :meth:`packets` (or the reader) to
+    get :class:`Packet` and :class:`Damage` items as the bytes arrive, or call :meth:`read_all`.
+    Iteration is single-pass: it resumes where it stopped and ends after the end marker (bytes
+    after it are not read) or at end of input.
+
+    Args:
+        stream: binary stream; only ``read(n)`` is used; short reads are fine.
+        follow: seconds to wait for more bytes at end of input before treating it as final, to
+            read a file that is still being written. 0: end of input is final.
+
+    Raises:
+        FcsFormatError: at construction, when the header is missing, unsupported or corrupt.
+
+    Attributes:
+        header: the validated header.
+        header_bytes: its size in bytes.
+        data_packet_bytes: size of a full data packet, framing included.
+        end_seen: True once the end marker has been read.
+        total_tokens: tokens per channel from the end marker, None before it.
+        stats: running :class:`ReaderStats`.
+    """
+
+    def __init__(self, stream: BinaryIO, follow: float = 0.0) -> None:
+        self._inp = ByteInput(stream, follow)
+        self.header: FcsHeader
+        self.header, self.header_bytes = parse_header(self._inp)
+        self.data_packet_bytes = data_packet_bytes(self.header)
+        self.end_seen = False
+        self.total_tokens: int | None = None
+        self.stats = ReaderStats(bytes_read=self.header_bytes)
+        self._end_num_samples: int | None = None
+        self._next_seq = 0
+        self._next_token = 0  # always a multiple of packet_tokens until the end marker
+        self._skipped = 0  # bytes skipped since the last intact packet
+        self._done = False  # end marker read or input ended
+        self._ready: deque[Packet | Damage] = deque()  # parsed, not yet yielded
+
+    @property
+    def num_samples(self) -> int | None:
+        """Samples per channel at the input rate: from the end marker if it has it, else header."""
+        if self._end_num_samples is not None:
+            return self._end_num_samples
+        return self.header.num_samples
+
+    def __iter__(self) -> Iterator[Packet | Damage]:
+        return self.packets()
+
+    def packets(self) -> Iterator[Packet | Damage]:
+        """Yield packets and damage records in stream order until the end marker or input end."""
+        while True:
+            while self._ready:
+                yield self._ready.popleft()
+            if self._done:
+                return
+            parsed = self._parse_at_start()
+            if parsed is not None:
+                self._accept(parsed)
+            elif not self._skip_to_sync():
+                self._done = True
+                self.stats.bytes_read = self._inp.offset
+                self._ready.append(Damage(self._next_token, 0, "truncated"))
+
+    def read_all(self) -> tuple[npt.NDArray[np.int64], list[Damage], int | None]:
+        """Read the rest of the stream (all of it unless :meth:`packets` was iterated before).
+
+        Returns:
+            toks: int64 array (channels, total tokens per channel), :data:`FILL_TOKEN` (-1) where
+                tokens were lost; after truncation it ends where the intact data ends. After a
+                partial iteration it starts at the first token not yet yielded.
+            damages: lost ranges in order, positions counted from the stream start.
+            num_samples: samples per channel at ``sample_rate_input`` (end marker, else header;
+                None if neither knows).
+        """
+        start = self._ready[0].token_start if self._ready else self._next_token
+        items = list(self.packets())
+        toks = np.full((self.header.channels, self._next_token - start), FILL_TOKEN, dtype=np.int64)
+        damages = []
+        for item in items:
+            if isinstance(item, Damage):
+                damages.append(item)
+            else:
+                pos = item.token_start - start
+                toks[:, pos : pos + item.toks.shape[1]] = item.toks
+        return toks, damages, self.num_samples
+
+    def _parse_at_start(self) -> _Parsed | None:
+        """Parse an intact packet at the start of the buffer, or None (bad, or input ended)."""
+        inp = self._inp
+        if not inp.fill(PACKET_PREFIX_BYTES):
+            return None
+        sync = bytes(inp.buf[:2])
+        if sync == DATA_SYNC:
+            return self._parse_data()
+        if sync == END_SYNC:
+            return self._parse_end()
+        return None
+
+    def _parse_data(self) -> _Parsed | None:
+        size = self.data_packet_bytes
+        raw = self._checked(size)
+        if raw is None:
+            return None
+        h = self.header
+        count = h.channels * h.packet_tokens
+        toks = bitpack.unpack(raw[PACKET_PREFIX_BYTES:], h.bits_per_token, count)
+        return _Parsed(seq=raw[2], toks=toks.reshape(h.channels, h.packet_tokens), size=size)
+
+    def _parse_end(self) -> _Parsed | None:
+        h = self.header
+        try:
+            got_total = read_varint(self._inp, PACKET_PREFIX_BYTES)
+            if got_total is None:
+                return None
+            total, pos = got_total
+            got_samples = read_varint(self._inp, pos)
+            if got_samples is None:
+                return None
+            samples_code, pos = got_samples
+        except ValueError:  # malformed varint
+            return None
+        tail = total % h.packet_tokens
+        size = pos + bitpack.packed_size(tail * h.channels, h.bits_per_token) + CRC_BYTES
+        raw = self._checked(size)
+        if raw is None:
+            return None
+        seq = raw[2]
+        # The end marker is trusted only if it agrees with what came before: its sequence number
+        # counts the data packets, and the data packets it implies were lost fit the evidence.
+        n_data = (total - tail) // h.packet_tokens
+        lost = n_data - self._next_token // h.packet_tokens
+        if seq != n_data % SEQ_MODULUS or not 0 <= lost <= self._max_lost(seq):
+            return None
+        toks = bitpack.unpack(raw[pos:], h.bits_per_token, tail * h.channels)
+        return _Parsed(
+            seq=seq,
+            toks=toks.reshape(h.channels, tail),
+            size=size,
+            total_tokens=total,
+            num_samples=decode_optional_count(samples_code),
+        )
+
+    def _checked(self, size: int) -> bytes | None:
+        """The first ``size`` buffered bytes without their CRC if it matches, else None."""
+        if not self._inp.fill(size):
+            return None
+        raw = bytes(self._inp.buf[:size])
+        if crc16(raw[:-CRC_BYTES]) != int.from_bytes(raw[-CRC_BYTES:], "big"):
+            return None
+        return raw[:-CRC_BYTES]
+
+    def _max_lost(self, seq: int) -> int:
+        """Data packets lost before a packet numbered ``seq`` found after the skipped bytes.
+
+        The sequence jump gives the count mod 256; the skipped bytes disambiguate the wrap:
+        bytes corrupted in place take one data packet size each, so every full 256 packets'
+        worth of skipped bytes adds 256 to the count.
+        """
+        jump = (seq - self._next_seq) % SEQ_MODULUS
+        return jump + SEQ_MODULUS * (self._skipped // (SEQ_MODULUS * self.data_packet_bytes))
+
+    def _accept(self, parsed: _Parsed) -> None:
+        """Consume an intact packet, update the state, queue damage (if any) and the packet."""
+        h = self.header
+        n_toks = parsed.toks.shape[1]
+        if parsed.total_tokens is not None:
+            lost_toks = parsed.total_tokens - n_toks - self._next_token
+        else:
+            lost_toks = self._max_lost(parsed.seq) * h.packet_tokens
+        self._inp.consume(parsed.size)
+        self.stats.bytes_read = self._inp.offset
+        self.stats.packets_ok += 1
+        if lost_toks:
+            kind: DamageKind = "corrupt" if self._skipped else "gap"
+            if self._skipped:
+                self.stats.packets_corrupt += lost_toks // h.packet_tokens
+            else:
+                self.stats.packets_missing += lost_toks // h.packet_tokens
+            self._ready.append(Damage(self._next_token, lost_toks, kind))
+            self._next_token += lost_toks
+        if n_toks or parsed.total_tokens is None:
+            self._ready.append(Packet(parsed.seq, self._next_token, parsed.toks))
+        self._skipped = 0
+        self._next_seq = (parsed.seq + 1) % SEQ_MODULUS
+        self._next_token += n_toks
+        if parsed.total_tokens is not None:
+            self.end_seen = True
+            self._done = True
+            self.total_tokens = parsed.total_tokens
+            self._end_num_samples = parsed.num_samples
+
+    def _skip_to_sync(self) -> bool:
+        """Drop the failed candidate's first byte and all bytes up to the next sync pattern.
+
+        Returns False when the input ends first (all remaining bytes are then dropped).
+        """
+        inp = self._inp
+        self._drop(min(1, len(inp.buf)))
+        while True:
+            hits = [i for i in (inp.buf.find(DATA_SYNC), inp.buf.find(END_SYNC)) if i >= 0]
+            if hits:
+                self._drop(min(hits))
+                return True
+            keep = 1 if inp.buf[-1:] == DATA_SYNC[:1] else 0  # may start a sync split by a read
+            self._drop(len(inp.buf) - keep)
+            if inp.eof:
+                self._drop(len(inp.buf))
+                return False
+            inp.fill(len(inp.buf) + self.data_packet_bytes)
+
+    def _drop(self, n: int) -> None:
+        self._inp.consume(n)
+        self._skipped += n
+        self.stats.bytes_skipped += n
+        self.stats.bytes_read = self._inp.offset

@@ -1,0 +1,173 @@
+"""Streaming .fcs writer: header first, packets as they fill, end marker on close. Never seeks."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import BinaryIO
+
+import numpy as np
+import numpy.typing as npt
+
+from . import bitpack
+from .errors import FcsValueError
+from .fcs import (
+    DATA_SYNC,
+    END_SYNC,
+    FcsHeader,
+    encode_header,
+    encode_optional_count,
+    encode_varint,
+    frame_packet,
+)
+
+
+class FcsWriter:
+    """Writes one .fcs stream of tokens to a binary stream.
+
+    The header is written at construction. :meth:`write` buffers tokens and emits a data packet
+    each time ``header.packet_tokens`` tokens per channel are available; :meth:`close` writes the
+    remaining (< packet_tokens) tokens inside the end marker. The output depends only on the
+    header, the token sequence and the final sample count, not on how the tokens were split
+    between :meth:`write` calls, so streaming and offline encoding give identical bytes.
+
+    Used as a context manager, the end marker is written on normal exit only: after an exception
+    the stream is left without one, so readers report it as truncated.
+
+    Args:
+        stream: binary stream with ``write`` (and ``flush``); the writer never seeks or closes it.
+        header: stream parameters; ``header.num_samples`` may be None (live) and given at close.
+        flush_each_packet: flush ``stream`` after every packet (live pipes, growing files).
+    """
+
+    def __init__(
+        self, stream: BinaryIO, header: FcsHeader, flush_each_packet: bool = False
+    ) -> None:
+        self.header = header
+        self._stream = stream
+        self._flush_each_packet = flush_each_packet
+        self._pending: npt.NDArray[np.int64] = np.zeros((header.channels, 0), dtype=np.int64)
+        self._tokens = 0
+        self._seq = 0
+        self._packets = 0
+        self._bytes = 0
+        self._closed = False
+        self._emit(encode_header(header))
+        if flush_each_packet:
+            self.flush()
+
+    @property
+    def bytes_written(self) -> int:
+        """Bytes handed to the stream so far (header and packets)."""
+        return self._bytes
+
+    @property
+    def packets_written(self) -> int:
+        """Packets written so far, data packets and end marker."""
+        return self._packets
+
+    @property
+    def tokens_written(self) -> int:
+        """Tokens per channel accepted so far, including those still buffered."""
+        return self._tokens
+
+    def write(self, toks: npt.ArrayLike) -> None:
+        """Append tokens.
+
+        Args:
+            toks: integer array of shape (channels, n), or (n,) when channels == 1, every value in
+                ``0 .. 2**bits_per_token - 1``. n may be 0.
+
+        Raises:
+            FcsValueError: wrong shape or dtype, a token out of range, or writer closed.
+        """
+        if self._closed:
+            raise FcsValueError("write() on a closed FcsWriter")
+        arr = self._check_tokens(toks)
+        self._tokens += arr.shape[1]
+        pending = np.concatenate((self._pending, arr), axis=1)
+        n_full = pending.shape[1] // self.header.packet_tokens
+        if n_full:
+            cut = n_full * self.header.packet_tokens
+            self._write_data_packets(pending[:, :cut])
+            pending = pending[:, cut:]
+        self._pending = pending
+
+    def flush(self) -> None:
+        """Flush the underlying stream (tokens short of a full packet stay buffered)."""
+        self._stream.flush()
+
+    def close(self, num_samples: int | None = None) -> None:
+        """Write the end marker (with the buffered tail tokens) and flush. Idempotent.
+
+        Args:
+            num_samples: samples per channel at ``sample_rate_input`` to record in the end
+                marker; defaults to ``header.num_samples`` (None = unknown).
+        """
+        if self._closed:
+            return
+        if num_samples is None:
+            num_samples = self.header.num_samples
+        elif isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 0:
+            raise FcsValueError(f"number of samples must be an integer >= 0, got {num_samples!r}")
+        body = encode_varint(self._tokens) + encode_varint(encode_optional_count(num_samples))
+        body += bitpack.pack(self._pending.reshape(-1), self.header.bits_per_token)
+        self._emit(frame_packet(END_SYNC, self._seq, body))
+        self._packets += 1
+        self._closed = True
+        self.flush()
+
+    def __enter__(self) -> FcsWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self._closed = True
+
+    def _write_data_packets(self, toks: npt.NDArray[np.int64]) -> None:
+        """Frame and write full packets; toks (channels, k * packet_tokens)."""
+        channels, n = toks.shape
+        per_packet = self.header.packet_tokens
+        count = n // per_packet
+        # One row per packet, channel-major inside the row: all of channel 0, then channel 1...
+        rows = toks.reshape(channels, count, per_packet).transpose(1, 0, 2).reshape(count, -1)
+        payloads = bitpack.pack_rows(rows, self.header.bits_per_token)
+        frames = []
+        for payload in payloads:
+            frames.append(frame_packet(DATA_SYNC, self._seq, payload.tobytes()))
+            self._seq += 1
+        self._packets += count
+        if self._flush_each_packet:
+            for frame in frames:
+                self._emit(frame)
+                self.flush()
+        else:
+            self._emit(b"".join(frames))
+
+    def _emit(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            n = self._stream.write(view)
+            if n is None:  # non-blocking raw stream that could not take anything yet
+                n = 0
+            view = view[n:]
+        self._bytes += len(data)
+
+    def _check_tokens(self, toks: npt.ArrayLike) -> npt.NDArray[np.int64]:
+        arr = np.asarray(toks)
+        channels = self.header.channels
+        if arr.ndim == 1 and channels == 1:
+            arr = arr.reshape(1, -1)
+        if arr.ndim != 2 or arr.shape[0] != channels:
+            raise FcsValueError(f"tokens must have shape ({channels}, n), got {arr.shape}")
+        try:
+            bitpack.check_tokens(arr, self.header.bits_per_token)
+        except ValueError as e:
+            raise FcsValueError(f"{e} per token") from None
+        return arr.astype(np.int64)
