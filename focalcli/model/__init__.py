@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from focalcli.model.catalog import ListedModel, list_models, pull_model
 from focalcli.model.loading import ModelLoadError, load_codec
 from focalcli.model.registry import DEFAULT_MODEL, ModelInfo
-from focalcli.model.catalog import ListedModel, list_models, pull_model
 
 if TYPE_CHECKING:
     from focalcli.model.codec import FocalCodec

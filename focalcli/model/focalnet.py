@@ -162,6 +162,12 @@ class FocalDownScale(nn.Module):
         self.downscale = DownScale(input_dim, output_dim, factor, causal)
         self.focal_block = FocalBlock(output_dim, **block)  # type: ignore[arg-type]
 
+    def forward(self, x: Tensor, state: LayerState | None) -> tuple[Tensor, LayerState]:
+        """(B, T, Cin) -> (B, T / f, Cout); state: [downscale ctx, *focal block contexts]."""
+        x, ctx = self.downscale(x, state[0] if state else None)
+        x, block_state = self.focal_block(x, state[1:] if state else None)
+        return x, [ctx, *block_state]
+
 
 class FocalUpScale(nn.Module):
     def __init__(self, input_dim: int, output_dim: int, factor: int, **block: object) -> None:
@@ -169,6 +175,12 @@ class FocalUpScale(nn.Module):
         causal = bool(block["causal"])
         self.focal_block = FocalBlock(input_dim, **block)  # type: ignore[arg-type]
         self.upscale = UpScale(input_dim, output_dim, factor, causal)
+
+    def forward(self, x: Tensor, state: LayerState | None) -> tuple[Tensor, LayerState]:
+        """(B, T, Cin) -> (B, T * f, Cout); state: [*focal block contexts, upscale ctx]."""
+        x, block_state = self.focal_block(x, state[:-1] if state else None)
+        x, ctx = self.upscale(x, state[-1] if state else None)
+        return x, [*block_state, ctx]
 
 
 class ChunkFeedForward(nn.Module):
@@ -242,10 +254,8 @@ class FocalEncoder(nn.Module):
                 ) -> tuple[Tensor, list[LayerState]]:
         new_state: list[LayerState] = []
         for i, layer in enumerate(self.layers):
-            s = state[i] if state else None
-            x, ctx = layer.downscale(x, s[0] if s else None)
-            x, block_state = layer.focal_block(x, s[1:] if s else None)
-            new_state.append([ctx, *block_state])
+            x, layer_state = layer(x, state[i] if state else None)
+            new_state.append(layer_state)
         return self.out_proj(self.dropout(x)), new_state
 
 
@@ -294,10 +304,8 @@ class FocalDecoder(nn.Module):
         x = self.dropout(self.in_proj(x))
         new_state: list[LayerState] = []
         for i, layer in enumerate(self.layers):
-            s = state[i] if state else None
-            x, block_state = layer.focal_block(x, s[:-1] if s else None)
-            x, ctx = layer.upscale(x, s[-1] if s else None)
-            new_state.append([*block_state, ctx])
+            x, layer_state = layer(x, state[i] if state else None)
+            new_state.append(layer_state)
         if self.refiner is not None:
             x = self.refiner(x)
         return x, new_state

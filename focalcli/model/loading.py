@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from focalcli.model.registry import DEFAULT_MODEL, BUNDLED_DIR, bundled_names, official_by_name
+from focalcli.model.registry import BUNDLED_DIR, DEFAULT_MODEL, bundled_names, official_by_name
 
 HUB_ID = re.compile(r"[\w\-.]+/[\w\-.]+")
 
@@ -100,10 +100,8 @@ def _weights_beside(config_path: Path) -> Path | None:
 
 def download(repo: str) -> tuple[Path, Path]:
     """Fetch ``config.json`` and ``model.safetensors`` of a hub repo (cache first, then network)."""
-    try:
-        from huggingface_hub import hf_hub_download
-    except ImportError:  # pragma: no cover - a dependency of the package
-        raise ModelLoadError("huggingface_hub is not installed; pip install huggingface_hub") from None
+    from huggingface_hub import hf_hub_download
+
     paths = []
     for filename in ("config.json", "model.safetensors"):
         try:

@@ -22,7 +22,11 @@ SAMPLE_RATE = 16000
 
 @dataclass
 class WavLMState:
-    """Streaming state. conv_ctx: 8 tensors (B, C, k-1); keys/values: per layer (B, H, S, head_dim)."""
+    """Streaming state.
+
+    conv_ctx: one context (B, C, k-1) per causal convolution (feature extractor, positional).
+    keys, values: per transformer layer (B, H, S, head_dim), S <= window_size - chunk_frames.
+    """
 
     conv_ctx: list[Tensor | None]
     keys: list[Tensor]
@@ -144,6 +148,14 @@ class TransformerLayer(nn.Module):
         self.feed_forward_norm = nn.LayerNorm(dim)
         self.feed_forward = FeedForward(dim, ffn_dim, dropout)
 
+    def forward(self, x: Tensor, position_bias: Tensor, mask: Tensor | None,
+                past_k: Tensor | None = None, past_v: Tensor | None = None
+                ) -> tuple[Tensor, Tensor, Tensor]:
+        """x: (B, T, dim) -> (B, T, dim), plus all keys and values (see MultiHeadAttention)."""
+        h, k, v = self.attention(self.attention_norm(x), position_bias, mask, past_k, past_v)
+        x = x + self.dropout(h)
+        return x + self.feed_forward(self.feed_forward_norm(x)), k, v
+
 
 class TransformerEncoder(nn.Module):
     """Positional convolution + relative-bias transformer layers (no final norm)."""
@@ -237,7 +249,8 @@ class WavLM(nn.Module):
             conv_ctx.append(ctx)
         x = self.dropout(self.feature_proj(self.norm(x.transpose(1, 2))))
         enc = self.encoder
-        pos, ctx = enc.positional_embedding(x.transpose(1, 2), state.conv_ctx[-1] if state else None)
+        pos, ctx = enc.positional_embedding(x.transpose(1, 2),
+                                            state.conv_ctx[-1] if state else None)
         conv_ctx.append(ctx)
         x = enc.dropout(x + pos.transpose(1, 2))
         if not self.causal:
@@ -245,9 +258,7 @@ class WavLM(nn.Module):
             frames = torch.arange(T, device=x.device)
             bias = enc.position_bias(frames, frames).to(x.dtype)
             for layer in enc.layers:
-                h, _, _ = layer.attention(layer.attention_norm(x), bias, None)
-                x = x + layer.dropout(h)
-                x = x + layer.feed_forward(layer.feed_forward_norm(x))
+                x, _, _ = layer(x, bias, None)
             return x, None
 
         T = x.shape[1]
@@ -259,9 +270,7 @@ class WavLM(nn.Module):
         for i, layer in enumerate(enc.layers):
             past_k = state.keys[i] if state else None
             past_v = state.values[i] if state else None
-            h, k, v = layer.attention(layer.attention_norm(x), bias, mask, past_k, past_v)
-            x = x + layer.dropout(h)
-            x = x + layer.feed_forward(layer.feed_forward_norm(x))
+            x, k, v = layer(x, bias, mask, past_k, past_v)
             keys.append(k[:, :, -keep:])
             values.append(v[:, :, -keep:])
         return x, WavLMState(conv_ctx, keys, values)
