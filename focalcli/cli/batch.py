@@ -12,6 +12,7 @@ that something failed (see :func:`focalcli.cli.errors.batch_exit_code`).
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import traceback
@@ -159,16 +160,18 @@ def run_jobs(jobs: list[Job], work: Work, reporter: Reporter, jobs_in_parallel: 
              verb: str) -> int:
     """Run every job, report failures one line each, return the exit status of the run.
 
-    A single job draws a progress bar over seconds of audio (see `JobContext.set_total`);
-    many jobs draw one over files. Ctrl-C stops the workers (their partial outputs are removed by
-    their own cleanup) and re-raises KeyboardInterrupt; a broken stdout re-raises BrokenPipe.
+    With one job, or -j 1, jobs run one after the other in the calling thread (so Ctrl-C
+    interrupts even a blocking read of stdin); otherwise in a pool of threads sharing the
+    models. A single job draws a progress bar over seconds of audio (see
+    `JobContext.set_total`); many jobs draw one over files. Ctrl-C stops the work (partial
+    outputs are removed by each job's own cleanup) and re-raises KeyboardInterrupt; a broken
+    stdout re-raises BrokenPipe.
     """
     cancel = threading.Event()
     codes: list[int] = []
     single = len(jobs) == 1
     total = None if single else float(len(jobs))
-    unit = "seconds" if single else "files"
-    with reporter.progress(total, verb, unit) as bar:
+    with reporter.progress(total, verb, "seconds" if single else "files") as bar:
         ctx = JobContext(cancel, bar if single else None)
 
         def one(job: Job) -> int:
@@ -177,10 +180,10 @@ def run_jobs(jobs: list[Job], work: Work, reporter: Reporter, jobs_in_parallel: 
             ctx.check()
             return work(job, ctx)
 
-        def outcome(job: Job, fut: Future[int]) -> int:
+        def outcome(job: Job, result: Callable[[], int]) -> int:
             try:
-                return fut.result()
-            except (BrokenPipe, KeyboardInterrupt, Cancelled):
+                return result()
+            except (BrokenPipe, Cancelled):
                 raise
             except FocalError as err:
                 reporter.error(err.with_path(job.src))
@@ -190,26 +193,40 @@ def run_jobs(jobs: list[Job], work: Work, reporter: Reporter, jobs_in_parallel: 
                 if debug_enabled():
                     traceback.print_exception(err)
                 return ExitCode.FAILURE
+            finally:
+                if not single:
+                    bar.advance(1)
 
-        pool = ThreadPoolExecutor(max_workers=max(1, min(jobs_in_parallel, len(jobs))))
-        try:
-            running: dict[Future[int], Job] = {}
-            queue = list(reversed(jobs))
-            while queue or running:
-                while queue and len(running) < jobs_in_parallel:
-                    job = queue.pop()
-                    running[pool.submit(one, job)] = job
-                done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    codes.append(outcome(running.pop(fut), fut))
-                    if not single:
-                        bar.advance(1)
-        except BaseException:
-            cancel.set()
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
-        pool.shutdown(wait=True)
+        if single or jobs_in_parallel <= 1:
+            for job in jobs:
+                codes.append(outcome(job, functools.partial(one, job)))
+        else:
+            codes = _run_pool(jobs, one, outcome, cancel, jobs_in_parallel)
     failed = sum(c not in (ExitCode.OK, ExitCode.CONCEALED) for c in codes)
     if len(jobs) > 1 and failed:
         reporter.note(f"{len(jobs) - failed} of {len(jobs)} files done, {failed} failed")
     return batch_exit_code(codes)
+
+
+def _run_pool(jobs: list[Job], one: Callable[[Job], int],
+              outcome: Callable[[Job, Callable[[], int]], int], cancel: threading.Event,
+              workers: int) -> list[int]:
+    """Run `one` over the jobs in `workers` threads; results in completion order."""
+    codes: list[int] = []
+    pool = ThreadPoolExecutor(max_workers=min(workers, len(jobs)))
+    try:
+        running: dict[Future[int], Job] = {}
+        queue = list(reversed(jobs))
+        while queue or running:
+            while queue and len(running) < workers:
+                job = queue.pop()
+                running[pool.submit(one, job)] = job
+            done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
+            for fut in done:
+                codes.append(outcome(running.pop(fut), fut.result))
+    except BaseException:
+        cancel.set()  # running jobs stop at their next block and clean up
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return codes

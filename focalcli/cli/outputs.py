@@ -149,10 +149,14 @@ class StdoutWriter:
         self._out: BinaryIO = sys.stdout.buffer
 
     def write(self, data: bytes) -> int:
+        """Write all of `data` (a pipe may take only part of it per call)."""
+        view = memoryview(data)
         try:
-            return self._out.write(data)
+            while view:
+                view = view[self._out.write(view) or 0 :]
         except BrokenPipeError as err:
             raise BrokenPipe() from err
+        return len(data)
 
     def flush(self) -> None:
         try:
