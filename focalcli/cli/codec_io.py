@@ -35,15 +35,18 @@ def sig_blocks_to_toks(codec: Any, sig_blocks: Iterable[np.ndarray],
         yield session.flush()
 
 
-def toks_to_sig_blocks(codec: Any, toks: np.ndarray) -> Iterator[np.ndarray]:
-    """int64 (channels, k) (negative = lost, concealed) -> float32 (channels, m) blocks at
-    `codec.sample_rate_output`, covering all k tokens (trim to the true length afterwards)."""
+def toks_to_sig_blocks(codec: Any, tok_blocks: Iterable[np.ndarray],
+                       channels: int) -> Iterator[np.ndarray]:
+    """int64 (channels, k) blocks (negative = lost, concealed) -> float32 (channels, m) blocks
+    at `codec.sample_rate_output`, covering all the tokens (trim to the true length after)."""
     if not codec.causal:
-        yield decode_tokens(codec, toks)
+        parts = list(tok_blocks) or [np.zeros((channels, 0), dtype=np.int64)]
+        yield decode_tokens(codec, np.concatenate(parts, axis=1))
         return
     step = max(codec.chunk_tokens, int(DECODE_BLOCK_SECONDS * codec.token_rate)
                // codec.chunk_tokens * codec.chunk_tokens)
-    with DecoderSession(codec, batch_size=toks.shape[0]) as session:
-        for start in range(0, toks.shape[1], step):
-            yield session.push(toks[:, start : start + step])
+    with DecoderSession(codec, batch_size=channels) as session:
+        for toks in tok_blocks:
+            for start in range(0, toks.shape[1], step):
+                yield session.push(toks[:, start : start + step])
         yield session.flush()

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import io
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import typer
 
 from focalcli.cli.batch import Job, JobContext, plan_jobs, run_jobs
-from focalcli.cli.errors import StreamDamaged, StreamInvalid, UsageProblem
+from focalcli.cli.errors import ExitCode, StreamDamaged, StreamInvalid, UsageProblem
 from focalcli.cli.options import Force, Jobs, Model, OutputDir, Quiet, Threads, Verbose
-from focalcli.cli.outputs import STDIO, atomic_path, check_writable, open_output
+from focalcli.cli.outputs import STDIO, atomic_path, check_writable, open_output, stdin_binary
 from focalcli.cli.report import Reporter
 from focalcli.cli.settings import Settings, make_settings
 
@@ -125,38 +125,33 @@ class _Decoder:
         if job.dst != STDIO:
             check_writable(Path(job.dst), self.settings.force,
                            () if job.src == STDIO else (Path(job.src),))
-        src_name = "stdin" if job.src == STDIO else job.src
-        stream = fcs.read_stream(sys.stdin.buffer if job.src == STDIO else job.src, src_name)
-        codec = self.codecs.for_stream(stream.model_name, stream.weights_hash, src_name)
-        damage = None
+        name = "stdin" if job.src == STDIO else job.src
+        with fcs.open_fcs(stdin_binary(".fcs") if job.src == STDIO else job.src, name) as fh:
+            stream = fcs.TokenStream(fh, name)
+            codec = self.codecs.for_stream(stream.model_name, stream.weights_hash, name)
+            out_rate = self._out_rate(stream, codec)
+            if job.dst == STDIO or fmt == "raw":
+                with open_output(job.dst, self.settings.force, "audio") as out:
+                    self._write(out, fmt, codec, stream, out_rate, ctx)
+            else:
+                with atomic_path(Path(job.dst), self.settings.force) as tmp:
+                    self._write(str(tmp), fmt, codec, stream, out_rate, ctx)
+        duration = stream.duration_s()
+        self.reporter.detail(
+            f"{name} -> {'stdout' if job.dst == STDIO else job.dst}: "
+            f"{'?' if duration is None else f'{duration:.2f}'} s, {fmt} "
+            f"{self.opts.pcm.name}-bit {out_rate} Hz, model {codec.name}")
         if stream.damages:
-            damage = StreamDamaged(f"damaged: {stream.describe_damage()}; "
-                                   "missing audio was concealed", src_name)
-            if self.opts.strict:
-                raise StreamInvalid(f"damaged: {stream.describe_damage()} (--strict)", src_name)
-        out_rate = self._out_rate(stream, codec)
-        if job.dst == STDIO:
-            with open_output(STDIO, True, "audio") as out:
-                self._write(out, fmt, codec, stream, out_rate, ctx)
-        elif fmt == "raw":
-            with open_output(job.dst, self.settings.force, "audio") as out:
-                self._write(out, fmt, codec, stream, out_rate, ctx)
-        else:
-            with atomic_path(Path(job.dst), self.settings.force) as tmp:
-                self._write(str(tmp), fmt, codec, stream, out_rate, ctx)
-        self.reporter.detail(f"{src_name} -> {'stdout' if job.dst == STDIO else job.dst}: "
-                             f"{stream.duration_s:.2f} s, {fmt} {self.opts.pcm.name}-bit "
-                             f"{out_rate} Hz, model {codec.name}")
-        if damage is not None:
-            self.reporter.warn(damage)
-            return damage.exit_code
-        return 0
+            self.reporter.warn(StreamDamaged(f"damaged: {stream.describe_damage()}; "
+                                             "missing audio was concealed", name))
+            return ExitCode.CONCEALED
+        return ExitCode.OK
 
     def _out_rate(self, stream: Any, codec: Any) -> int:
         if self.opts.rate is None:
             return int(codec.sample_rate_output)
         if self.opts.rate == "source":
-            return int(stream.source_sample_rate)
+            return int(stream.header.source_sample_rate)
         return int(self.opts.rate)
 
     def _write(self, target: Any, fmt: str, codec: Any, stream: Any, out_rate: int,
@@ -166,8 +161,7 @@ class _Decoder:
         from focalcli.cli.codec_io import toks_to_sig_blocks
 
         channels = stream.channels
-        length = stream.output_length(out_rate)
-        ctx.set_total(stream.duration_s)
+        ctx.set_total(stream.duration_s())
         buffer = io.BytesIO() if fmt != "raw" and not isinstance(target, str) else None
         if fmt == "raw":
             sink: Any = RawPcmSink(target, out_rate, channels, self.opts.pcm)
@@ -175,25 +169,68 @@ class _Decoder:
             sink = SoundFileSink(buffer if buffer is not None else target, fmt, out_rate,
                                  channels, self.opts.pcm)
         resampler = StreamResampler(int(codec.sample_rate_output), out_rate, channels)
-        written = 0
+        trim = _ExactLength(sink, channels, hold=int(HOLD_SECONDS * out_rate))
 
-        def put(sig: Any) -> None:
-            nonlocal written
-            if length is not None:
-                sig = sig[:, : max(0, length - written)]
-            sink.write(sig)
-            written += sig.shape[1]
-            ctx.advance(sig.shape[1] / out_rate)
+        def toks_blocks() -> Any:
+            for toks in stream.blocks(codec.chunk_tokens if codec.causal else 1):
+                self._check_strict(stream)
+                yield toks
+            self._check_strict(stream)
 
         with sink:
-            toks = stream.padded_toks(codec.chunk_tokens if codec.causal else 1)
-            for sig in toks_to_sig_blocks(codec, toks):
+            for sig in toks_to_sig_blocks(codec, toks_blocks(), channels):
                 ctx.check()
-                put(resampler.push(sig))
-            put(resampler.flush())
-            if length is not None and written < length:
-                import numpy as np
-
-                put(np.zeros((channels, length - written), dtype=np.float32))
+                ctx.advance(trim.put(resampler.push(sig), stream.output_length(out_rate))
+                            / out_rate)
+            trim.put(resampler.flush(), stream.output_length(out_rate))
+            trim.finish(stream.output_length(out_rate))
         if buffer is not None:
             target.write(buffer.getvalue())
+
+    def _check_strict(self, stream: Any) -> None:
+        if self.opts.strict and stream.damages:
+            raise StreamInvalid(f"damaged: {stream.describe_damage()} (--strict)", stream.name)
+
+
+#: audio held back while the total length is unknown (a live stream's end marker has it);
+#: more than the padding of the last 80 ms chunk plus resampler slack
+HOLD_SECONDS = 0.25
+
+
+class _ExactLength:
+    """Writes decoded audio to a sink so that it ends at exactly the stream's length.
+
+    While the length is unknown, the last `hold` samples are held back; once known, audio
+    beyond it is dropped and missing audio at the end is written as silence.
+    """
+
+    def __init__(self, sink: Any, channels: int, hold: int) -> None:
+        self.sink = sink
+        self.hold = hold
+        self.written = 0
+        self.pending = np.zeros((channels, 0), dtype=np.float32)
+
+    def put(self, sig: np.ndarray, length: int | None) -> int:
+        """Add samples; write what is certain; return how many samples were written."""
+        self.pending = np.concatenate([self.pending, sig], axis=1)
+        if length is None:
+            ready = max(0, self.pending.shape[1] - self.hold)
+        else:
+            ready = max(0, min(self.pending.shape[1], length - self.written))
+        return self._emit(ready, drop_rest=length is not None)
+
+    def finish(self, length: int | None) -> None:
+        if length is None:
+            self._emit(self.pending.shape[1], drop_rest=True)
+            return
+        self._emit(max(0, min(self.pending.shape[1], length - self.written)), drop_rest=True)
+        if self.written < length:
+            self.pending = np.zeros((self.pending.shape[0], length - self.written), np.float32)
+            self._emit(self.pending.shape[1], drop_rest=True)
+
+    def _emit(self, count: int, drop_rest: bool) -> int:
+        if count:
+            self.sink.write(self.pending[:, :count])
+            self.written += count
+        self.pending = self.pending[:, :0] if drop_rest else self.pending[:, count:]
+        return count

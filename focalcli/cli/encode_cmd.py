@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,7 +12,7 @@ import typer
 from focalcli.cli.batch import Job, JobContext, plan_jobs, run_jobs
 from focalcli.cli.errors import InputProblem, UsageProblem
 from focalcli.cli.options import Force, Jobs, Model, OutputDir, Quiet, Threads, Verbose
-from focalcli.cli.outputs import STDIO, check_writable, open_output
+from focalcli.cli.outputs import STDIO, check_writable, open_output, stdin_binary
 from focalcli.cli.report import Reporter
 from focalcli.cli.settings import Settings, make_settings
 
@@ -60,7 +59,7 @@ def encode(
     packet_ms: Annotated[float | None, typer.Option(
         "--packet-ms", min=0.001, metavar="MS",
         help="Duration of one .fcs packet (the unit that is lost when a file is damaged). "
-             "Default: the container's.")] = None,
+             "Default: 4 s; 80 ms for --raw input on stdin (a live stream).")] = None,
     jobs: Jobs = 1,
     threads: Threads = None,
     quiet: Quiet = False,
@@ -124,12 +123,12 @@ class _Encoder:
         try:
             if self.opts.raw is not None:
                 if src == STDIO:
-                    return RawPcmSource(sys.stdin.buffer, self.opts.raw_rate,
+                    return RawPcmSource(stdin_binary("raw PCM"), self.opts.raw_rate,
                                         self.opts.raw_channels, self.opts.raw)
                 return RawPcmSource(_open_binary(src), self.opts.raw_rate,
                                     self.opts.raw_channels, self.opts.raw, owns_stream=True)
             if src == STDIO:
-                return open_audio_bytes(sys.stdin.buffer.read(), "stdin")
+                return open_audio_bytes(stdin_binary("audio").read(), "stdin")
             return open_audio_file(src)
         except AudioError as err:
             raise InputProblem(str(err), _name(src)) from None
@@ -138,6 +137,7 @@ class _Encoder:
         from focalcli.audio import AudioError, StreamResampler, downmix, scaled_length
         from focalcli.cli import fcs
         from focalcli.cli.codec_io import sig_blocks_to_toks
+        from focalcli.container import LIVE_PACKET_TOKENS
 
         source = self._open(job.src)
         with source:
@@ -167,6 +167,8 @@ class _Encoder:
             packet_tokens = None
             if self.opts.packet_ms is not None:
                 packet_tokens = max(1, round(self.opts.packet_ms / 1000 * codec.token_rate))
+            elif self.opts.raw is not None and job.src == STDIO:
+                packet_tokens = LIVE_PACKET_TOKENS  # a live stream: one 80 ms chunk a packet
             with open_output(job.dst, self.settings.force, "an .fcs stream") as out:
                 writer = fcs.new_writer(out, codec, source_rate=rate, channels=coded_channels,
                                         source_frames=source.num_frames,

@@ -11,7 +11,6 @@ import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -77,14 +76,24 @@ def _invalid(err: FcsError, name: str) -> StreamInvalid:
     return StreamInvalid(str(err), name)
 
 
-@dataclass
-class ReadStream:
-    """A whole .fcs read for decoding: header, tokens (-1 where lost) and what was lost."""
+class TokenStream:
+    """An .fcs being read packet by packet: its header, then blocks of tokens as they arrive.
 
-    header: FcsHeader
-    toks: np.ndarray  # int64 (channels, k); FILL_TOKEN (-1) at lost positions
-    damages: list[Damage] = field(default_factory=list)
-    num_samples: int | None = None  # per channel at header.sample_rate_input
+    Lost tokens come out as -1 (the engine conceals them); a truncated end is filled with -1
+    up to the known length, so decoding conceals it instead of cutting the audio short.
+    `damages` and `num_samples` are complete once `blocks()` is exhausted.
+    """
+
+    def __init__(self, stream: BinaryIO, name: str) -> None:
+        self.name = name
+        try:
+            self._reader = FcsReader(stream)
+        except FcsError as err:
+            raise _invalid(err, name) from None
+        except OSError as err:
+            raise InputProblem(describe_os_error(err), name) from None
+        self.header: FcsHeader = self._reader.header
+        self.damages: list[Damage] = []
 
     @property
     def model_name(self) -> str:
@@ -99,63 +108,55 @@ class ReadStream:
         return self.header.channels
 
     @property
-    def source_sample_rate(self) -> int:
-        return self.header.source_sample_rate
+    def num_samples(self) -> int | None:
+        """Samples per channel at the input rate (the header's, then the end marker's)."""
+        return self._reader.num_samples
 
-    @property
-    def duration_s(self) -> float:
-        if self.num_samples is not None:
-            return self.num_samples / self.header.sample_rate_input
-        return self.toks.shape[1] / self.header.token_rate
+    def duration_s(self) -> float | None:
+        n = self.num_samples
+        return None if n is None else n / self.header.sample_rate_input
 
     def output_length(self, rate: int) -> int | None:
-        """Samples per channel the decoded audio has at `rate` Hz (None: unknown length).
+        """Samples per channel of the decoded audio at `rate` Hz (None: not known yet).
 
         At the source rate this is the original sample count exactly.
         """
         source = source_samples(self.header)
         if rate == self.header.source_sample_rate and source is not None:
             return source
-        if self.num_samples is None:
-            return None
-        return scaled_length(self.num_samples, self.header.sample_rate_input, rate)
+        n = self.num_samples
+        return None if n is None else scaled_length(n, self.header.sample_rate_input, rate)
+
+    def blocks(self, chunk_tokens: int = 1) -> Iterator[np.ndarray]:
+        """int64 (channels, k) blocks in stream order, -1 where tokens were lost; at the end,
+        -1 up to the known length rounded up to whole `chunk_tokens`."""
+        h = self.header
+        produced = 0
+        try:
+            for item in self._reader.packets():
+                if isinstance(item, Damage):
+                    self.damages.append(item)
+                    toks = np.full((h.channels, item.token_count), -1, dtype=np.int64)
+                else:
+                    toks = item.toks
+                produced += toks.shape[1]
+                if toks.shape[1]:
+                    yield toks
+        except OSError as err:
+            raise InputProblem(describe_os_error(err), self.name) from None
+        if self.num_samples is not None:
+            needed = math.ceil(self.num_samples * h.token_rate / h.sample_rate_input)
+            needed = -(-needed // chunk_tokens) * chunk_tokens
+            if produced < needed:
+                yield np.full((h.channels, needed - produced), -1, dtype=np.int64)
 
     def describe_damage(self) -> str:
         return describe_damage(self.damages, self.header, self.num_samples)
-
-    def padded_toks(self, chunk_tokens: int = 1) -> np.ndarray:
-        """The tokens, extended with lost ones (-1) up to the known length rounded up to whole
-        `chunk_tokens`, so a truncated stream's missing end is concealed, not cut."""
-        if self.num_samples is None:
-            return self.toks
-        h = self.header
-        needed = math.ceil(self.num_samples * h.token_rate / h.sample_rate_input)
-        needed = -(-needed // chunk_tokens) * chunk_tokens
-        if self.toks.shape[1] >= needed:
-            return self.toks
-        fill = np.full((self.toks.shape[0], needed - self.toks.shape[1]), -1, dtype=np.int64)
-        return np.concatenate([self.toks, fill], axis=1)
 
 
 def source_samples(header: FcsHeader) -> int | None:
     value = header.metadata.get(SOURCE_SAMPLES_KEY, "")
     return int(value) if value.isdigit() else None
-
-
-def read_stream(src: str | BinaryIO, name: str) -> ReadStream:
-    """Read a whole .fcs (path or stream).
-
-    Raises StreamInvalid (bad magic, version, header) or InputProblem (unreadable file).
-    """
-    with open_fcs(src, name) as fh:
-        try:
-            reader = FcsReader(fh)
-            toks, damages, num_samples = reader.read_all()
-        except FcsError as err:
-            raise _invalid(err, name) from None
-        except OSError as err:
-            raise InputProblem(describe_os_error(err), name) from None
-    return ReadStream(reader.header, toks, list(damages), num_samples)
 
 
 def describe_damage(damages: list[Damage] | tuple[Damage, ...], header: FcsHeader,

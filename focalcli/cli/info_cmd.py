@@ -6,7 +6,6 @@ Without --verify nothing heavy is imported: the container is bytes only.
 from __future__ import annotations
 
 import json
-import sys
 from typing import Annotated, Any
 
 import typer
@@ -19,7 +18,7 @@ from focalcli.cli.errors import (
     batch_exit_code,
 )
 from focalcli.cli.options import Model, Quiet, Threads, Verbose
-from focalcli.cli.outputs import STDIO, StdoutWriter
+from focalcli.cli.outputs import STDIO, StdoutWriter, stdin_binary
 from focalcli.cli.report import Reporter
 from focalcli.cli.settings import Settings, make_settings
 
@@ -66,7 +65,7 @@ def info(
     for src in inputs:
         name = "stdin" if src == STDIO else src
         try:
-            summary = fcs.summarize_file(sys.stdin.buffer if src == STDIO else src, name)
+            summary = fcs.summarize_file(stdin_binary(".fcs") if src == STDIO else src, name)
             data = summary.pop("_bytes")
             if verifier is not None:
                 summary["verified"] = verifier.verify(data, name)
@@ -119,11 +118,11 @@ class _Verifier:
         from focalcli.cli import fcs
         from focalcli.cli.codec_io import toks_to_sig_blocks
 
-        stream = fcs.read_stream(io.BytesIO(data), name)
+        stream = fcs.TokenStream(io.BytesIO(data), name)
         codec = self.codecs.for_stream(stream.model_name, stream.weights_hash, name)
-        toks = stream.padded_toks(codec.chunk_tokens if codec.causal else 1)
+        chunk = codec.chunk_tokens if codec.causal else 1
         samples = 0
-        for sig in toks_to_sig_blocks(codec, toks):
+        for sig in toks_to_sig_blocks(codec, stream.blocks(chunk), stream.channels):
             if not np.isfinite(sig).all():
                 raise StreamInvalid("decoding gave non-finite samples", name)
             samples += sig.shape[1]

@@ -1,4 +1,4 @@
-"""Where results go: files that appear atomically, or stdout.
+"""Where results go (files that appear atomically, or stdout), and binary stdin.
 
 A file output is written to a hidden temporary file in the destination folder, flushed,
 fsync'ed and renamed into place only when the command succeeded; on any exception, Ctrl-C or
@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from focalcli.cli.errors import BrokenPipe, OutputProblem, describe_os_error
+from focalcli.cli.errors import BrokenPipe, InputProblem, OutputProblem, describe_os_error
 
 STDIO = "-"
 
@@ -187,6 +187,18 @@ def open_output(target: str | Path, force: bool, what: str) -> Iterator[BinaryIO
     else:
         with atomic_file(Path(target), force) as fh:
             yield fh
+
+
+def stdin_binary(what: str) -> BinaryIO:
+    """Binary stdin; refuses a terminal, where nobody types `what`."""
+    try:
+        tty = sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    if tty:
+        raise InputProblem(f"refusing to read {what} from a terminal; pipe it in or name a file",
+                           "stdin")
+    return sys.stdin.buffer
 
 
 def silence_stdout() -> None:

@@ -157,3 +157,12 @@ def test_input_and_model_errors(run: Run, tmp_path: Path, speech_files: list[Pat
     assert not (tmp_path / "y.fcs").exists()
     proc = run("decode", "missing.fcs", expect=3)
     assert error_lines(proc) == ["focal: error: missing.fcs: no such file"]
+
+
+def test_multichannel_file_keeps_its_channels(run: Run, tmp_path: Path) -> None:
+    cases = write_edge_cases(tmp_path / "in")
+    rate, frames, channels = cases["stereo.wav"]
+    run("encode", "in/stereo.wav", "st.fcs", "--multichannel", expect=0)
+    run("decode", "st.fcs", "st.wav", "--rate", "source", expect=0)
+    sig, got_rate = sf.read(tmp_path / "st.wav", always_2d=True)
+    assert (got_rate, sig.shape) == (rate, (frames, channels))
