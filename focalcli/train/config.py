@@ -1,0 +1,117 @@
+"""Training configuration: one JSON file records every choice (data, model, losses, optimiser,
+schedule, seed, steps). Unknown keys are errors so that a typo cannot silently change a run."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from focalcli.train.data import DataConfig
+
+
+@dataclass
+class LossConfig:
+    """Loss weights; ``quant_ramp`` = (start, end) steps over which quantisation is blended in."""
+
+    mel: float = 1.0
+    sc: float = 1.0
+    mag: float = 1.0
+    commit: float = 0.1
+    balance: float = 0.1
+    quant_ramp: tuple[int, int] = (0, 2000)
+    fft_sizes: list[int] = field(default_factory=lambda: [256, 512, 1024, 2048])
+    n_mels: list[int] = field(default_factory=lambda: [32, 64, 80, 128])
+
+
+@dataclass
+class GanConfig:
+    """Optional adversarial fine-tuning with cheap discriminators (off by default).
+
+    ``start_step``: first step with the GAN; ``every``: discriminator update period in steps;
+    ``crop_seconds``: discriminators see a random sub-crop of this length.
+    """
+
+    enabled: bool = False
+    start_step: int = 0
+    every: int = 1
+    periods: list[int] = field(default_factory=lambda: [2, 3, 5, 7])
+    mpd_channels: list[int] = field(default_factory=lambda: [16, 32, 64])
+    stft_sizes: list[int] = field(default_factory=lambda: [512, 1024])
+    stft_channels: int = 16
+    crop_seconds: float = 0.5
+    lr: float = 2e-4
+    adv_weight: float = 1.0
+    fm_weight: float = 2.0
+
+
+@dataclass
+class OptimConfig:
+    """AdamW with linear warm-up then cosine decay to ``lr * min_lr_ratio`` at ``steps``."""
+
+    lr: float = 1e-3
+    encoder_lr_mult: float = 1.0
+    betas: tuple[float, float] = (0.8, 0.99)
+    weight_decay: float = 0.01
+    warmup_steps: int = 300
+    min_lr_ratio: float = 0.05
+    grad_clip: float = 1.0
+
+
+@dataclass
+class TrainConfig:
+    """A whole run. ``model`` is a reference-schema codec config (``{role}_name/_config``)."""
+
+    name: str = "focal-small"
+    seed: int = 0
+    steps: int = 10000
+    batch_size: int = 8
+    threads: int = 2
+    model: dict[str, Any] = field(default_factory=dict)
+    init_from: str | None = None
+    data: DataConfig = field(default_factory=DataConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    gan: GanConfig = field(default_factory=GanConfig)
+    log_every: int = 20
+    checkpoint_minutes: float = 5.0
+    snapshot_every: int = 2000
+    licence: str = "CC-BY-4.0"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _build(cls: type, values: dict[str, Any], where: str) -> Any:
+    known = {f.name: f for f in fields(cls)}
+    unknown = set(values) - set(known)
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {sorted(unknown)}")
+    kwargs: dict[str, Any] = {}
+    nested = {"data": DataConfig, "loss": LossConfig, "optim": OptimConfig, "gan": GanConfig}
+    for key, value in values.items():
+        if key in nested and cls is TrainConfig:
+            kwargs[key] = _build(nested[key], value, f"{where}.{key}")
+        elif isinstance(value, list) and key in {"quant_ramp", "betas", "level_db",
+                                                  "noise_snr_db"}:
+            kwargs[key] = tuple(value)
+        else:
+            kwargs[key] = value
+    return cls(**kwargs)
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    """Read a training config (JSON). ``model`` may be a dict or a path to a codec config.json."""
+    path = Path(path)
+    values = json.loads(path.read_text())
+    model = values.get("model")
+    if isinstance(model, str):
+        model_path = Path(model)
+        if not model_path.is_absolute():
+            model_path = path.parent / model_path
+        values["model"] = json.loads(model_path.read_text())
+    cfg: TrainConfig = _build(TrainConfig, values, str(path))
+    if not cfg.model:
+        raise ValueError(f"{path}: 'model' (codec config) is required")
+    return cfg

@@ -1,0 +1,295 @@
+"""The training loop: joint end-to-end training of the whole codec on random crops.
+
+One step: crops (B, N) at 16 kHz -> encoder -> compressor -> L2-normalised latents (B, T, D) ->
+straight-through binary quantisation (ramped in) -> decompressor -> decoder -> (B, N) waveform,
+scored against the clean crop with multi-resolution spectral losses plus quantiser terms.
+Optionally a cheap GAN (multi-period + multi-resolution STFT discriminators, feature matching).
+
+Checkpoints (model, optimisers, step, RNG states, CPU time) go to
+``~/.cache/focal/train/<run>/last.pt`` every few minutes and at the end; resuming continues
+exactly where the checkpoint left off.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from focalcli.model.codec import FocalCodec
+from focalcli.train.config import TrainConfig
+from focalcli.train.data import CropSampler
+from focalcli.train.losses import (
+    MultiResolutionSpectralLoss,
+    bit_balance_loss,
+    code_usage,
+    commitment_loss,
+    quantize_ste,
+)
+
+
+def default_run_dir(run: str) -> Path:
+    """``$FOCAL_TRAIN_DIR/<run>`` or ``~/.cache/focal/train/<run>``."""
+    base = os.environ.get("FOCAL_TRAIN_DIR") or Path.home() / ".cache" / "focal" / "train"
+    return Path(base) / run
+
+
+def lr_factor(step: int, cfg: TrainConfig) -> float:
+    """Multiplier of the base learning rate at ``step`` (warm-up, then cosine)."""
+    o = cfg.optim
+    if step < o.warmup_steps:
+        return (step + 1) / o.warmup_steps
+    progress = min(1.0, (step - o.warmup_steps) / max(1, cfg.steps - o.warmup_steps))
+    return o.min_lr_ratio + (1 - o.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def quant_mix(step: int, cfg: TrainConfig) -> float:
+    """Fraction of quantisation applied at ``step`` (0 = continuous latents, 1 = binary codes)."""
+    start, end = cfg.loss.quant_ramp
+    if step >= end:
+        return 1.0
+    if step < start:
+        return 0.0
+    return (step - start) / max(1, end - start)
+
+
+def forward_codec(codec: FocalCodec, sig: Tensor, mix: float) -> tuple[Tensor, Tensor, Tensor]:
+    """Offline forward pass on crops. sig (B, N) -> (decoded (B, N'), lats (B, T, D), codes)."""
+    feats, _ = codec.sig_to_feats(sig)
+    lats, _ = codec.feats_to_lats(feats)
+    codes = codec.lats_to_codes(lats)
+    qfeats, _ = codec.codes_to_qfeats(quantize_ste(lats, codes, mix))
+    out, _ = codec.qfeats_to_sig(qfeats)
+    return out, lats, codes
+
+
+def resample_out(y: Tensor, codec: FocalCodec) -> Tensor:
+    """Decoded signal at ``sample_rate_output`` -> 16 kHz (identity for hop 320)."""
+    if codec.sample_rate_output == codec.sample_rate_input:
+        return y
+    n = y.shape[-1] * codec.sample_rate_input // codec.sample_rate_output
+    return nn.functional.interpolate(y[:, None], size=n, mode="linear", align_corners=False)[:, 0]
+
+
+class Trainer:
+    """Holds the codec, losses, optimisers, data sampler and RNGs of one run."""
+
+    def __init__(self, cfg: TrainConfig, run_dir: Path, sampler: CropSampler | None = None,
+                 log: Any = print) -> None:
+        self.cfg = cfg
+        self.run_dir = run_dir
+        self.log = log
+        torch.manual_seed(cfg.seed)
+        random.seed(cfg.seed)
+        self.codec = FocalCodec(cfg.model)
+        if cfg.init_from:
+            self._warm_start(cfg.init_from)
+        elif hasattr(self.codec.decoder.head, "proj") and cfg.model["decoder_name"] == "WaveNeXt":
+            with torch.no_grad():  # start quiet: a random head is ~0.5 RMS, speech ~0.05
+                self.codec.decoder.head.proj.weight.mul_(0.05)
+                self.codec.decoder.head.proj.bias.zero_()
+        self.codec.train()
+        self.spectral = MultiResolutionSpectralLoss(cfg.loss.fft_sizes, cfg.loss.n_mels)
+        o = cfg.optim
+        enc = list(self.codec.encoder.parameters())
+        enc_ids = {id(p) for p in enc}
+        rest = [p for p in self.codec.parameters() if id(p) not in enc_ids]
+        self.opt = torch.optim.AdamW(
+            [{"params": enc, "lr_mult": o.encoder_lr_mult}, {"params": rest, "lr_mult": 1.0}],
+            lr=o.lr, betas=o.betas, weight_decay=o.weight_decay)
+        self.disc: nn.Module | None = None
+        self.opt_d: torch.optim.Optimizer | None = None
+        if cfg.gan.enabled:
+            from focalcli.train.discriminators import Discriminators
+
+            self.disc = Discriminators(cfg.gan)
+            self.opt_d = torch.optim.AdamW(self.disc.parameters(), lr=cfg.gan.lr, betas=(0.8, 0.99))
+        self.sampler = sampler if sampler is not None else CropSampler(cfg.data)
+        self.rng = np.random.default_rng(cfg.seed)
+        self.step = 0
+        self.cpu_seconds = 0.0
+        self.audio_seconds = 0.0
+
+    # -- state -----------------------------------------------------------------------------------
+    def _warm_start(self, source: str) -> None:
+        from focalcli.model.loading import load_codec
+
+        src = load_codec(source).state_dict()
+        own = self.codec.state_dict()
+        fit = {k: v for k, v in src.items() if k in own and own[k].shape == v.shape}
+        self.codec.load_state_dict(fit, strict=False)
+        self.log(f"init_from {source}: {len(fit)}/{len(own)} tensors loaded")
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "config": self.cfg.to_dict(),
+            "model": self.codec.state_dict(),
+            "opt": self.opt.state_dict(),
+            "disc": self.disc.state_dict() if self.disc is not None else None,
+            "opt_d": self.opt_d.state_dict() if self.opt_d is not None else None,
+            "step": self.step,
+            "cpu_seconds": self.cpu_seconds,
+            "audio_seconds": self.audio_seconds,
+            "rng_numpy": self.rng.bit_generator.state,
+            "rng_torch": torch.get_rng_state(),
+            "rng_python": random.getstate(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.codec.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["opt"])
+        if self.disc is not None and state.get("disc") is not None:
+            self.disc.load_state_dict(state["disc"])
+            assert self.opt_d is not None
+            self.opt_d.load_state_dict(state["opt_d"])
+        self.step = int(state["step"])
+        self.cpu_seconds = float(state["cpu_seconds"])
+        self.audio_seconds = float(state.get("audio_seconds", 0.0))
+        self.rng.bit_generator.state = state["rng_numpy"]
+        torch.set_rng_state(state["rng_torch"])
+        random.setstate(state["rng_python"])
+
+    def save(self, name: str = "last.pt") -> Path:
+        """Write a checkpoint atomically into the run folder."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        path = self.run_dir / name
+        tmp = path.with_suffix(".tmp")
+        torch.save(self.state_dict(), tmp)
+        os.replace(tmp, path)
+        return path
+
+    def try_resume(self) -> bool:
+        path = self.run_dir / "last.pt"
+        if not path.is_file():
+            return False
+        self.load_state_dict(torch.load(path, map_location="cpu", weights_only=False))
+        self.log(f"resumed {path} at step {self.step}")
+        return True
+
+    # -- one step --------------------------------------------------------------------------------
+    def train_step(self) -> dict[str, float]:
+        cfg = self.cfg
+        factor = lr_factor(self.step, cfg)
+        for group in self.opt.param_groups:
+            group["lr"] = cfg.optim.lr * factor * group["lr_mult"]
+        mix = quant_mix(self.step, cfg)
+        clean, noisy = self.sampler.batch(self.rng, cfg.batch_size)
+        y, lats, codes = forward_codec(self.codec, noisy, mix)
+        y = resample_out(y, self.codec)[:, : clean.shape[1]]
+        spec = self.spectral(y, clean)
+        w = cfg.loss
+        commit = commitment_loss(lats, codes)
+        balance = bit_balance_loss(lats)
+        loss = w.mel * spec["mel"] + w.sc * spec["sc"] + w.mag * spec["mag"]
+        loss = loss + w.commit * commit + w.balance * balance
+        logs = {"loss": loss.item(), "mel": spec["mel"].item(), "sc": spec["sc"].item(),
+                "mag": spec["mag"].item(), "commit": commit.item(), "bal": balance.item()}
+        use_gan = self.disc is not None and self.step >= cfg.gan.start_step
+        if use_gan:
+            loss = loss + self._generator_gan(y, clean, logs)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        gnorm = nn.utils.clip_grad_norm_(self.codec.parameters(), cfg.optim.grad_clip)
+        self.opt.step()
+        if use_gan and self.step % cfg.gan.every == 0:
+            self._discriminator_step(y.detach(), clean, logs)
+        logs.update(gnorm=float(gnorm), lr=cfg.optim.lr * factor, mix=mix)
+        self.step += 1
+        self.audio_seconds += clean.numel() / 16000
+        return logs
+
+    def _gan_crop(self, y: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
+        n = int(self.cfg.gan.crop_seconds * 16000)
+        if x.shape[1] <= n:
+            return y, x
+        off = int(self.rng.integers(0, x.shape[1] - n + 1))
+        return y[:, off : off + n], x[:, off : off + n]
+
+    def _generator_gan(self, y: Tensor, x: Tensor, logs: dict[str, float]) -> Tensor:
+        assert self.disc is not None
+        from focalcli.train.discriminators import feature_matching_loss, generator_loss
+
+        yc, xc = self._gan_crop(y, x)
+        self._gan_pair = (yc, xc)
+        for p in self.disc.parameters():
+            p.requires_grad_(False)
+        fake_logits, fake_feats = self.disc(yc)
+        with torch.no_grad():
+            _, real_feats = self.disc(xc)
+        for p in self.disc.parameters():
+            p.requires_grad_(True)
+        adv = generator_loss(fake_logits)
+        fm = feature_matching_loss(real_feats, fake_feats)
+        logs.update(adv=adv.item(), fm=fm.item())
+        return self.cfg.gan.adv_weight * adv + self.cfg.gan.fm_weight * fm
+
+    def _discriminator_step(self, y: Tensor, x: Tensor, logs: dict[str, float]) -> None:
+        assert self.disc is not None and self.opt_d is not None
+        from focalcli.train.discriminators import discriminator_loss
+
+        yc, xc = self._gan_pair
+        real_logits, _ = self.disc(xc)
+        fake_logits, _ = self.disc(yc.detach())
+        loss_d = discriminator_loss(real_logits, fake_logits)
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+        logs["disc"] = loss_d.item()
+
+    # -- the run ---------------------------------------------------------------------------------
+    def fit(self, steps: int | None = None) -> dict[str, float]:
+        """Train until ``steps`` (default ``cfg.steps``), checkpointing; returns the last logs."""
+        cfg = self.cfg
+        target = cfg.steps if steps is None else steps
+        last_ckpt = time.monotonic()
+        t_log = time.monotonic()
+        n_log = 0
+        acc: dict[str, float] = {}
+        logs: dict[str, float] = {}
+        while self.step < target:
+            t0 = time.process_time()
+            logs = self.train_step()
+            self.cpu_seconds += time.process_time() - t0
+            for k, v in logs.items():
+                acc[k] = acc.get(k, 0.0) + v
+            n_log += 1
+            if self.step % cfg.log_every == 0 or self.step == target:
+                dt = time.monotonic() - t_log
+                parts = " ".join(f"{k} {v / n_log:.4g}" for k, v in acc.items()
+                                 if k not in ("lr", "mix"))
+                self.log(f"step {self.step} {parts} lr {logs['lr']:.2e} mix {logs['mix']:.2f} "
+                         f"| {n_log / dt:.2f} steps/s "
+                         f"{n_log * cfg.batch_size * cfg.data.crop_seconds / dt:.1f} audio-s/s "
+                         f"cpu {self.cpu_seconds / 60:.1f} min", )
+                acc, n_log, t_log = {}, 0, time.monotonic()
+            if cfg.snapshot_every and self.step % cfg.snapshot_every == 0:
+                self.save(f"step{self.step:06d}.pt")
+            if time.monotonic() - last_ckpt > 60 * cfg.checkpoint_minutes:
+                self.save()
+                last_ckpt = time.monotonic()
+        self.save()
+        return logs
+
+    @torch.no_grad()
+    def code_stats(self, seconds: float = 20.0) -> tuple[int, float]:
+        """Codes used and unigram entropy (bits) on fresh training crops (does not touch RNGs)."""
+        rng = np.random.default_rng(12345)
+        n = max(1, int(seconds / self.cfg.data.crop_seconds))
+        clean, _ = self.sampler.batch(rng, n)
+        self.codec.eval()
+        toks, _ = self.codec.sig_to_toks(clean)
+        self.codec.train()
+        return code_usage(toks, self.codec.codebook_size)
+
+
+def write_run_config(cfg: TrainConfig, run_dir: Path) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2))

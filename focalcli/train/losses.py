@@ -1,0 +1,109 @@
+"""Reconstruction and quantiser losses.
+
+Waveforms are (B, N) float at 16 kHz. Spectral losses compare the decoded signal with the clean
+target at several STFT resolutions: log-mel L1, and STFT magnitude (spectral convergence +
+log-magnitude L1). Quantiser terms act on L2-normalised latents (B, T, D).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+
+def mel_filterbank(n_fft: int, n_mels: int, sample_rate: int, fmin: float = 0.0,
+                   fmax: float | None = None) -> Tensor:
+    """Slaney-style triangular mel filters (HTK mel scale), shape (n_mels, n_fft // 2 + 1)."""
+    fmax = fmax or sample_rate / 2
+
+    def hz_to_mel(f: Tensor) -> Tensor:
+        return 2595.0 * torch.log10(1.0 + f / 700.0)
+
+    def mel_to_hz(m: Tensor) -> Tensor:
+        return 700.0 * (10 ** (m / 2595.0) - 1.0)
+
+    freqs = torch.linspace(0, sample_rate / 2, n_fft // 2 + 1)
+    mels = torch.linspace(float(hz_to_mel(torch.tensor(fmin))),
+                          float(hz_to_mel(torch.tensor(fmax))), n_mels + 2)
+    hz = mel_to_hz(mels)
+    lower, center, upper = hz[:-2, None], hz[1:-1, None], hz[2:, None]
+    up = (freqs[None] - lower) / (center - lower)
+    down = (upper - freqs[None]) / (upper - center)
+    fb = torch.clamp(torch.minimum(up, down), min=0.0)
+    return fb * (2.0 / (upper - lower))  # area normalisation
+
+
+class MultiResolutionSpectralLoss(nn.Module):
+    """Sum over resolutions of log-mel L1, spectral convergence and log-magnitude L1.
+
+    Args:
+        fft_sizes: FFT sizes (window = FFT size, hop = FFT size / 4).
+        n_mels: mel bands per resolution.
+    """
+
+    def __init__(self, fft_sizes: Sequence[int] = (256, 512, 1024, 2048),
+                 n_mels: Sequence[int] = (32, 64, 80, 128), sample_rate: int = 16000) -> None:
+        super().__init__()
+        self.fft_sizes = list(fft_sizes)
+        for n_fft, m in zip(fft_sizes, n_mels, strict=True):
+            self.register_buffer(f"window_{n_fft}", torch.hann_window(n_fft), persistent=False)
+            self.register_buffer(f"mel_{n_fft}", mel_filterbank(n_fft, m, sample_rate),
+                                 persistent=False)
+
+    def _mag(self, x: Tensor, n_fft: int) -> Tensor:
+        window: Tensor = getattr(self, f"window_{n_fft}")
+        spec = torch.stft(x, n_fft, n_fft // 4, window=window, return_complex=True)
+        return (spec.real**2 + spec.imag**2 + 1e-9).sqrt()  # (B, F, frames)
+
+    def forward(self, y: Tensor, x: Tensor) -> dict[str, Tensor]:
+        """y: decoded (B, N), x: target (B, N). Returns {"mel", "sc", "mag"} (scalars)."""
+        mel = y.new_zeros(())
+        sc = y.new_zeros(())
+        mag = y.new_zeros(())
+        for n_fft in self.fft_sizes:
+            fb: Tensor = getattr(self, f"mel_{n_fft}")
+            my, mx = self._mag(y, n_fft), self._mag(x, n_fft)
+            mel = mel + (torch.log(fb @ my + 1e-5) - torch.log(fb @ mx + 1e-5)).abs().mean()
+            sc = sc + torch.linalg.norm(my - mx, dim=(1, 2)).div(
+                torch.linalg.norm(mx, dim=(1, 2)) + 1e-7).mean()
+            mag = mag + (torch.log(my + 1e-5) - torch.log(mx + 1e-5)).abs().mean()
+        k = len(self.fft_sizes)
+        return {"mel": mel / k, "sc": sc / k, "mag": mag / k}
+
+
+def quantize_ste(lats: Tensor, codes: Tensor, mix: float) -> Tensor:
+    """Straight-through quantisation ramped in by ``mix`` in [0, 1].
+
+    Forward value ``lats + mix * (codes - lats)``; gradient flows to ``lats`` unchanged.
+    """
+    return lats + mix * (codes - lats).detach()
+
+
+def commitment_loss(lats: Tensor, codes: Tensor) -> Tensor:
+    """Mean squared distance of latents (B, T, D) to their (detached) binary codes, times D."""
+    return (lats - codes.detach()).pow(2).sum(-1).mean()
+
+
+def bit_balance_loss(lats: Tensor, temperature: float = 0.1) -> Tensor:
+    """Push each bit to be +1 half the time and bits to be uncorrelated.
+
+    Soft bits ``p = sigmoid(lat * sqrt(D) / temperature)`` in (0, 1), (B, T, D). The loss is the
+    mean squared deviation of the batch mean of each bit from 0.5 plus the mean squared
+    off-diagonal correlation of the soft signs (encourages using all 2**D codes).
+    """
+    d = lats.shape[-1]
+    s = torch.tanh(lats * math.sqrt(d) / temperature).reshape(-1, d)  # soft signs in (-1, 1)
+    balance = s.mean(0).pow(2).mean()
+    corr = (s.T @ s) / s.shape[0]
+    off = corr - torch.diag(torch.diagonal(corr))
+    return balance + off.pow(2).sum() / (d * (d - 1))
+
+
+def code_usage(toks: Tensor, codebook_size: int) -> tuple[int, float]:
+    """(distinct codes used, unigram entropy in bits) of a token tensor."""
+    counts = torch.bincount(toks.reshape(-1), minlength=codebook_size).float()
+    p = counts[counts > 0] / counts.sum()
+    return int((counts > 0).sum()), float(-(p * p.log2()).sum())
