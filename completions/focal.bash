@@ -51,6 +51,18 @@ _focal() {
             fi
             return ;;
         -k|--field) COMPREPLY=($(compgen -W "$_focal_fields" -- "$cur")); return ;;
+        -i|--input)
+            if [[ $cmd == stream ]]; then
+                COMPREPLY=($(compgen -W "mic -" -- "$cur"))
+                _focal_files '@(wav|WAV|wave|flac|FLAC|ogg|oga|opus|mp3|aiff|aif|aifc|au|snd|caf|w64|rf64|voc|sph|nist)'
+                COMPREPLY+=($(compgen -W "mic -" -- "$cur"))
+                return
+            fi ;;
+        -o|--output)
+            if [[ $cmd == stream ]]; then _focal_files 'fcs'; else _focal_files '@(wav|flac|raw)'; fi
+            return ;;
+        --loss-model) COMPREPLY=($(compgen -W "random bursty" -- "$cur")); return ;;
+        -D|--device|--duration|--simulate-loss|--simulate-jitter|--buffer-ms|--seed) return ;;
         -c|--channels|-j|--jobs|--threads|--packet-ms) return ;;
     esac
 
@@ -60,7 +72,7 @@ _focal() {
             if [[ $cur == -* ]]; then
                 COMPREPLY=($(compgen -W "--quiet -q --verbose -v --version -V --help -h" -- "$cur"))
             else
-                COMPREPLY=($(compgen -W "encode decode info models" -- "$cur"))
+                COMPREPLY=($(compgen -W "encode decode info stream play devices models" -- "$cur"))
             fi
             return ;;
         encode)
@@ -78,6 +90,17 @@ _focal() {
             if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "$opts" -- "$cur"))
             else _focal_files 'fcs'
             fi ;;
+        stream)
+            opts="--input -i --output -o --device -D --realtime --duration --packet-ms --simulate-loss --loss-model --seed --force -f --model -m --threads --quiet -q --verbose -v --help -h"
+            COMPREPLY=($(compgen -W "$opts" -- "$cur")) ;;
+        play)
+            opts="--output -o --device -D --buffer-ms --simulate-loss --loss-model --simulate-jitter --seed --force -f --model -m --threads --quiet -q --verbose -v --help -h"
+            if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+            else _focal_files 'fcs'
+            fi ;;
+        devices)
+            opts="--json --quiet -q --verbose -v --help -h"
+            COMPREPLY=($(compgen -W "$opts" -- "$cur")) ;;
         models)
             case $sub in
                 pull)

@@ -2,7 +2,7 @@
 # Install: copy to ~/.config/fish/completions/focal.fish (or /usr/share/fish/vendor_completions.d).
 # Kept in step with `focal --help` by tests/cli/test_docs_sync.py.
 
-set -l commands encode decode info models
+set -l commands encode decode info stream play devices models
 set -l models focal-small focalcodec_50hz_2k_causal focalcodec_50hz_4k_causal focalcodec_50hz_65k_causal focalcodec_50hz focalcodec_25hz focalcodec_12_5hz
 set -l fields file format_version model model_hash channels duration num_samples sample_rate_input sample_rate_output source_sample_rate source_samples token_rate bits_per_token payload_bitrate bitrate packet_tokens packet_ms packets tokens bytes header_bytes overhead_bytes overhead_percent integrity damaged lost_seconds complete metadata verified
 
@@ -16,6 +16,9 @@ complete -c focal -n "not __fish_seen_subcommand_from $commands" -s h -l help -d
 complete -c focal -n "not __fish_seen_subcommand_from $commands" -a encode -d 'Encode audio files (or stdin) to .fcs'
 complete -c focal -n "not __fish_seen_subcommand_from $commands" -a decode -d 'Decode .fcs to WAV, FLAC or raw PCM'
 complete -c focal -n "not __fish_seen_subcommand_from $commands" -a info -d 'Show what .fcs files hold'
+complete -c focal -n "not __fish_seen_subcommand_from $commands" -a stream -d 'Stream the microphone, a file or stdin as live .fcs'
+complete -c focal -n "not __fish_seen_subcommand_from $commands" -a play -d 'Play an .fcs file or live stream'
+complete -c focal -n "not __fish_seen_subcommand_from $commands" -a devices -d 'List the sound devices'
 complete -c focal -n "not __fish_seen_subcommand_from $commands" -a models -d 'List the bundled and official models, or pull one'
 
 # options of every command
@@ -57,6 +60,39 @@ complete -c focal -n "__fish_seen_subcommand_from info" -F
 complete -c focal -n "__fish_seen_subcommand_from info" -l json -d 'Print JSON'
 complete -c focal -n "__fish_seen_subcommand_from info" -s k -l field -x -a "$fields" -d 'Print only this field'
 complete -c focal -n "__fish_seen_subcommand_from info" -s t -l verify -d 'Decode and check, writing nothing'
+
+# stream
+complete -c focal -n "__fish_seen_subcommand_from stream" -s i -l input -r -F -a 'mic -' -d 'mic, an audio file, or - for stdin'
+complete -c focal -n "__fish_seen_subcommand_from stream" -s o -l output -r -F -d 'Where the .fcs stream goes'
+complete -c focal -n "__fish_seen_subcommand_from stream" -l realtime -d 'Pace a file like a microphone'
+complete -c focal -n "__fish_seen_subcommand_from stream" -l duration -x -d 'Stop after SECONDS of input'
+complete -c focal -n "__fish_seen_subcommand_from stream" -l packet-ms -x -d 'Duration of one .fcs packet'
+
+# play
+complete -c focal -n "__fish_seen_subcommand_from play" -F
+complete -c focal -n "__fish_seen_subcommand_from play" -s o -l output -r -F -d 'Write the audio instead of playing it'
+complete -c focal -n "__fish_seen_subcommand_from play" -l buffer-ms -x -d 'Jitter buffer delay'
+complete -c focal -n "__fish_seen_subcommand_from play" -l simulate-jitter -x -d 'Delay packets by a random 0..MS ms'
+
+# stream and play share these
+for cmd in stream play
+    complete -c focal -n "__fish_seen_subcommand_from $cmd" -s q -l quiet -d 'No progress, notes or warnings'
+    complete -c focal -n "__fish_seen_subcommand_from $cmd" -s v -l verbose -d 'More detail'
+    complete -c focal -n "__fish_seen_subcommand_from $cmd" -s h -l help -d 'Show help and exit'
+    complete -c focal -n "__fish_seen_subcommand_from $cmd" -s D -l device -x -d 'Sound device (index or name)'
+    complete -c focal -n "__fish_seen_subcommand_from $cmd" -l simulate-loss -x -d 'Drop PCT percent of packets'
+    complete -c focal -n "__fish_seen_subcommand_from $cmd" -l loss-model -x -a 'random bursty' -d 'How packets are dropped'
+    complete -c focal -n "__fish_seen_subcommand_from $cmd" -l seed -x -d 'Seed of the simulation'
+    complete -c focal -n "__fish_seen_subcommand_from $cmd" -s f -l force -d 'Overwrite an existing output'
+    complete -c focal -n "__fish_seen_subcommand_from $cmd" -s m -l model -r -F -a "$models" -d 'Model name, folder, config.json or hub id'
+    complete -c focal -n "__fish_seen_subcommand_from $cmd" -l threads -x -d 'CPU threads per model call'
+end
+
+# devices
+complete -c focal -n "__fish_seen_subcommand_from devices" -s q -l quiet -d 'No progress, notes or warnings'
+complete -c focal -n "__fish_seen_subcommand_from devices" -s v -l verbose -d 'More detail'
+complete -c focal -n "__fish_seen_subcommand_from devices" -s h -l help -d 'Show help and exit'
+complete -c focal -n "__fish_seen_subcommand_from devices" -l json -d 'Print a JSON list'
 
 # models
 complete -c focal -n "__fish_seen_subcommand_from models; and not __fish_seen_subcommand_from pull" -l json -d 'Print a JSON list'

@@ -12,7 +12,15 @@ from typing import Annotated
 import typer
 
 from focalcli import __version__
-from focalcli.cli import decode_cmd, encode_cmd, info_cmd, models_cmd
+from focalcli.cli import (
+    decode_cmd,
+    devices_cmd,
+    encode_cmd,
+    info_cmd,
+    models_cmd,
+    play_cmd,
+    stream_cmd,
+)
 from focalcli.cli.errors import EXIT_STATUS_TABLE
 from focalcli.cli.options import Quiet, Verbose
 from focalcli.cli.settings import ENV_DEBUG, ENV_JOBS, ENV_MODEL, ENV_THREADS
@@ -65,4 +73,7 @@ def _global(
 app.command("encode", no_args_is_help=True)(encode_cmd.encode)
 app.command("decode", no_args_is_help=True)(decode_cmd.decode)
 app.command("info", no_args_is_help=True)(info_cmd.info)
+app.command("stream")(stream_cmd.stream)
+app.command("play")(play_cmd.play)
+app.command("devices")(devices_cmd.devices)
 app.add_typer(models_cmd.app, name="models")

@@ -50,8 +50,8 @@ OPTION_RE = re.compile(r"(?<![\w-])(--?[A-Za-z][\w-]*)")
 
 
 def test_command_tree_is_what_we_document() -> None:
-    assert set(OPTIONS) == {(), ("encode",), ("decode",), ("info",), ("models",),
-                            ("models", "pull")}
+    assert set(OPTIONS) == {(), ("encode",), ("decode",), ("info",), ("stream",), ("play",),
+                            ("devices",), ("models",), ("models", "pull")}
 
 
 @pytest.mark.parametrize("path", sorted(OPTIONS), ids=lambda p: " ".join(p) or "focal")
@@ -123,7 +123,7 @@ def bash_options() -> dict[Path_, set[str]]:
                   r'\s+COMPREPLY=\(\$\(compgen -W "([^"]+)"', text)
     assert m, "no global option list in focal.bash"
     out[()] = set(m.group(1).split())
-    for cmd in ("encode", "decode", "info"):
+    for cmd in ("encode", "decode", "info", "stream", "play", "devices"):
         m = re.search(rf'^\s+{cmd}\)\n\s+opts="([^"]+)"', text, flags=re.M)
         assert m, f"no option list for {cmd} in focal.bash"
         out[(cmd,)] = set(m.group(1).split())
@@ -157,6 +157,9 @@ def zsh_options() -> dict[Path_, set[str]]:
         ("encode",): opts(body("_focal_encode")),
         ("decode",): opts(body("_focal_decode")),
         ("info",): opts(body("_focal_info")),
+        ("stream",): opts(body("_focal_stream")),
+        ("play",): opts(body("_focal_play")),
+        ("devices",): opts(body("_focal_devices")),
         ("models",): opts(body("_focal_models_cmd").split("'1: :->sub'", 1)[0]),
         ("models", "pull"): opts(pull_part),
     }
@@ -210,5 +213,5 @@ def test_completions_list_exactly_the_options(shell: str) -> None:
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
 def test_completions_offer_every_command(shell: str) -> None:
     text = {"bash": BASH, "zsh": ZSH, "fish": FISH}[shell].read_text()
-    for name in ("encode", "decode", "info", "models", "pull"):
+    for name in ("encode", "decode", "info", "stream", "play", "devices", "models", "pull"):
         assert name in text

@@ -1,0 +1,204 @@
+"""`focal play`: an .fcs file or live stream -> the speaker, an audio file, or stdout."""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from pathlib import Path
+from typing import Annotated, Any, BinaryIO
+
+import typer
+
+from focalcli.cli.errors import InputProblem, OutputProblem, StreamInvalid, UsageProblem
+from focalcli.cli.live_options import Device, LossModelOpt, Seed, SimulateLoss
+from focalcli.cli.options import Force, Model, Quiet, Threads, Verbose
+from focalcli.cli.outputs import STDIO, StdoutWriter, atomic_path, check_writable, open_output
+from focalcli.cli.report import Reporter
+from focalcli.cli.settings import make_settings
+
+SPEAKER = "speaker"
+
+
+def play(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Argument(
+        metavar="[IN|-]", show_default=False,
+        help=".fcs file, or '-' for stdin (default), e.g. `focal stream | focal play`.")] = STDIO,
+    output: Annotated[str | None, typer.Option(
+        "--output", "-o", metavar="FILE|-",
+        help="Write the audio instead of playing it: a .wav, .flac or .raw file, or '-' for "
+             "raw 16-bit little-endian PCM at the model's output rate on stdout.")] = None,
+    device: Device = None,
+    buffer_ms: Annotated[float | None, typer.Option(
+        "--buffer-ms", min=0.0, metavar="MS",
+        help="Jitter buffer: how long after its expected arrival a packet is played; later "
+             "packets are concealed. Default: 40 ms, plus --simulate-jitter.")] = None,
+    simulate_loss: SimulateLoss = 0.0,
+    loss_model: LossModelOpt = "random",
+    simulate_jitter: Annotated[float, typer.Option(
+        "--simulate-jitter", min=0.0, metavar="MS",
+        help="Delay each received packet by a random 0..MS ms (demos and tests).")] = 0.0,
+    seed: Seed = None,
+    force: Force = False,
+    model: Model = None,
+    threads: Threads = None,
+    quiet: Quiet = False,
+    verbose: Verbose = 0,
+) -> None:
+    """Play an .fcs file or live stream on the speaker (or write the audio).
+
+    A jitter buffer absorbs uneven arrival; lost, late or corrupt packets are concealed, so
+    speech continues and fades over longer gaps instead of clicking or dropping out. At the
+    end it prints the latency, packets received, lost, late and concealed, and buffer
+    underruns (for a live stream with -v only).
+    """
+    settings = make_settings(ctx.obj, quiet=quiet, verbose=verbose, force=force, model=model,
+                             threads=threads)
+    from focalcli.live.netsim import LOSS_MODELS, NetworkSimulation
+    from focalcli.live.player import DEFAULT_BUFFER_MS
+
+    if loss_model not in LOSS_MODELS:
+        raise UsageProblem(f"--loss-model: unknown model {loss_model!r} "
+                           f"(use one of: {', '.join(LOSS_MODELS)})")
+    if output is not None and device is not None:
+        raise UsageProblem("--device selects the speaker; it does not go with --output")
+    fmt = _output_format(output)
+    if output not in (None, STDIO):
+        check_writable(Path(str(output)), settings.force,
+                       () if source == STDIO else (Path(source),))
+    network = NetworkSimulation(simulate_loss, loss_model, simulate_jitter, seed)
+    buffer = DEFAULT_BUFFER_MS + simulate_jitter if buffer_ms is None else buffer_ms
+    reporter = Reporter(settings)
+    name = "stdin" if source == STDIO else source
+    with _open_input(source) as (stream, live):
+        reader = _reader(stream, name)
+        from focalcli.cli.codecs import CodecCache
+
+        codec = CodecCache(settings).for_stream(reader.header.model_name,
+                                                reader.header.model_hash, name)
+        if not codec.causal:
+            raise StreamInvalid(f"model {codec.name} is not causal: it cannot play live", name)
+        if reader.header.channels != 1:
+            raise StreamInvalid(f"has {reader.header.channels} channels; `focal play` plays "
+                                "mono streams (use `focal decode`)", name)
+        stats = _play(reader, codec, output, fmt, device, buffer, network, live,
+                      settings.force, name)
+    line = f"{name}: {stats.summary()}"
+    if live:
+        reporter.detail(line)
+    else:
+        reporter.note(line)
+
+
+def _output_format(output: str | None) -> str | None:
+    from focalcli.audio import sink_format_for
+
+    if output is None:
+        return None
+    if output == STDIO:
+        return "raw"
+    fmt = sink_format_for(output, None)
+    if fmt is None:
+        raise UsageProblem(f"cannot tell the output format from the name {output!r}; use .wav, "
+                           ".flac or .raw")
+    return fmt
+
+
+class _open_input:  # noqa: N801 - used like a function
+    """(binary stream, is_live) for a path or '-'; a pipe or terminal is live, a file is not."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self._fh: BinaryIO | None = None
+
+    def __enter__(self) -> tuple[BinaryIO, bool]:
+        if self.source == STDIO:
+            stream: BinaryIO = sys.stdin.buffer
+            try:
+                mode = os.fstat(stream.fileno()).st_mode
+            except (OSError, ValueError):
+                mode = 0
+            return stream, not stat.S_ISREG(mode)
+        if os.path.isdir(self.source):
+            raise InputProblem("is a directory", self.source)
+        try:
+            self._fh = open(self.source, "rb")  # noqa: SIM115 - closed in __exit__
+        except FileNotFoundError:
+            raise InputProblem("no such file", self.source) from None
+        except OSError as err:
+            raise InputProblem(err.strerror or str(err), self.source) from None
+        return self._fh, not stat.S_ISREG(os.fstat(self._fh.fileno()).st_mode)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fh is not None:
+            self._fh.close()
+
+
+def _reader(stream: BinaryIO, name: str) -> Any:
+    from focalcli.container import FcsError, FcsReader
+
+    try:
+        return FcsReader(stream)
+    except FcsError as err:
+        raise StreamInvalid(str(err), name) from None
+    except OSError as err:
+        raise InputProblem(err.strerror or str(err), name) from None
+
+
+class _FlushingSink:
+    """A raw PCM sink on a pipe that flushes every block (live output must not wait)."""
+
+    def __init__(self, inner: Any, stream: StdoutWriter | BinaryIO) -> None:
+        self.inner = inner
+        self.sample_rate = inner.sample_rate
+        self.channels = inner.channels
+        self._stream = stream
+
+    def write(self, sig: Any) -> None:
+        self.inner.write(sig)
+        self._stream.flush()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def _play(reader: Any, codec: Any, output: str | None, fmt: str | None, device: str | None,
+          buffer_ms: float, network: Any, live: bool, force: bool, name: str) -> Any:
+    from focalcli.audio import RawPcmSink, SoundFileSink, parse_pcm_format
+    from focalcli.container import FcsError
+    from focalcli.live.player import Player
+
+    rate = int(codec.sample_rate_output)
+    pcm = parse_pcm_format("16")
+
+    def run(sink: Any) -> Any:
+        player = Player(reader, codec, sink, buffer_ms=buffer_ms, network=network)
+        try:
+            stats = player.play_live() if live else player.play_file()
+        except FcsError as err:
+            raise StreamInvalid(str(err), name) from None
+        except KeyboardInterrupt:
+            stats = player.stats
+        return stats
+
+    if output is None:
+        from focalcli.live.devices import DeviceError, SpeakerSink
+
+        try:
+            speaker = SpeakerSink(device, rate)
+        except DeviceError as err:
+            raise OutputProblem(str(err), SPEAKER) from None
+        try:
+            stats = run(speaker)
+        finally:
+            speaker.close()
+        stats.device_latency_ms = 1000 * speaker.latency_s
+        return stats
+    if output == STDIO or fmt == "raw":
+        with open_output(output, force, "audio") as out:
+            sink = _FlushingSink(RawPcmSink(out, rate, 1, pcm), out)
+            return run(sink)
+    with atomic_path(Path(output), force) as tmp:
+        with SoundFileSink(str(tmp), str(fmt), rate, 1, pcm) as file_sink:
+            return run(file_sink)

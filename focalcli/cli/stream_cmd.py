@@ -1,0 +1,178 @@
+"""`focal stream`: microphone, file or stdin -> live .fcs packets on stdout (or a file)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated, Any, BinaryIO, cast
+
+import typer
+
+from focalcli.cli.errors import InputProblem, UsageProblem
+from focalcli.cli.live_options import Device, LossModelOpt, Seed, SimulateLoss
+from focalcli.cli.options import Force, Model, Quiet, Threads, Verbose
+from focalcli.cli.outputs import STDIO, check_writable, open_output
+from focalcli.cli.report import Reporter
+from focalcli.cli.settings import make_settings
+
+MIC = "mic"
+
+
+def stream(
+    ctx: typer.Context,
+    input_: Annotated[str, typer.Option(
+        "--input", "-i", metavar="mic|FILE|-",
+        help="What to stream: 'mic' (the input device, at the rate it offers, resampled to the "
+             "model's), an audio file, or '-' for stdin (a WAV on a pipe streams as it "
+             "arrives; other formats are read whole).")] = MIC,
+    output: Annotated[str, typer.Option(
+        "--output", "-o", metavar="OUT|-",
+        help="Where the .fcs stream goes ('-' = stdout, flushed after every packet).")] = STDIO,
+    device: Device = None,
+    realtime: Annotated[bool, typer.Option(
+        "--realtime", help="Pace a file (or stdin) like a microphone: no faster than real "
+                           "time.")] = False,
+    duration: Annotated[float | None, typer.Option(
+        "--duration", min=0.0, metavar="SECONDS",
+        help="Stop after this many seconds of input (default: until the input ends or "
+             "Ctrl-C).")] = None,
+    packet_ms: Annotated[float | None, typer.Option(
+        "--packet-ms", min=0.001, metavar="MS",
+        help="Duration of one .fcs packet. Default: one model chunk (80 ms), latency "
+             "first.")] = None,
+    simulate_loss: SimulateLoss = 0.0,
+    loss_model: LossModelOpt = "random",
+    seed: Seed = None,
+    force: Force = False,
+    model: Model = None,
+    threads: Threads = None,
+    quiet: Quiet = False,
+    verbose: Verbose = 0,
+) -> None:
+    """Stream live: encode the microphone, a file or stdin to .fcs packets as they fill.
+
+    Each packet is written and flushed the moment it is complete, so `focal stream | focal
+    play` talks live. Ctrl-C (or SIGTERM, or the end of the input, or --duration) ends the
+    stream cleanly with a valid end marker. The bytes are ordinary .fcs: over a file, with the
+    same --packet-ms, they equal those of `focal encode`.
+    """
+    settings = make_settings(ctx.obj, quiet=quiet, verbose=verbose, force=force, model=model,
+                             threads=threads)
+    from focalcli.live.netsim import LOSS_MODELS, NetworkSimulation
+
+    if loss_model not in LOSS_MODELS:
+        raise UsageProblem(f"--loss-model: unknown model {loss_model!r} "
+                           f"(use one of: {', '.join(LOSS_MODELS)})")
+    if output != STDIO:
+        check_writable(_path(output), settings.force,
+                       () if input_ in (MIC, STDIO) else (_path(input_),))
+    reporter = Reporter(settings)
+    from focalcli.cli.codecs import CodecCache
+
+    codec = CodecCache(settings).get()
+    if not codec.causal:
+        raise UsageProblem(f"model {codec.name} is not causal: it cannot stream")
+    packet_tokens = codec.chunk_tokens
+    if packet_ms is not None:
+        packet_tokens = max(1, round(packet_ms / 1000 * codec.token_rate))
+    source = _open_source(input_, device, realtime)
+    with source:
+        _run(source, output, codec, packet_tokens, duration, settings.force, reporter,
+             NetworkSimulation(simulate_loss, loss_model, 0.0, seed), input_)
+
+
+def _path(name: str) -> Any:
+    from pathlib import Path
+
+    return Path(name)
+
+
+def _open_source(spec: str, device: str | None, realtime: bool) -> Any:
+    from focalcli.audio import AudioError, open_audio_bytes, open_audio_file
+    from focalcli.live.devices import DeviceError, MicSource
+    from focalcli.live.sources import PacedSource, open_wav_stream
+
+    name = "stdin" if spec == STDIO else spec
+    try:
+        if spec == MIC:
+            if realtime:
+                raise UsageProblem("--realtime paces files and stdin; the microphone is "
+                                   "real time already")
+            return MicSource(device)
+        if device is not None:
+            raise UsageProblem("--device selects the microphone; it does not go with "
+                               f"--input {spec}")
+        if spec == STDIO:
+            stdin = sys.stdin.buffer
+            head = stdin.read(4)
+            if head == b"RIFF":
+                source: Any = open_wav_stream(stdin, head)
+            else:
+                source = open_audio_bytes(head + stdin.read(), "stdin")
+        elif not os.path.exists(spec) and spec.lower() in ("mic", "microphone", "default"):
+            raise UsageProblem(f"--input {spec}: write 'mic' for the microphone")
+        else:
+            source = open_audio_file(spec)
+    except AudioError as err:
+        raise InputProblem(str(err), name) from None
+    except DeviceError as err:
+        raise InputProblem(str(err), MIC) from None
+    return PacedSource(source) if realtime else source
+
+
+def _run(source: Any, output: str, codec: Any, packet_tokens: int, duration: float | None,
+         force: bool, reporter: Reporter, network: Any, input_: str) -> None:
+    from focalcli.audio import AudioError
+    from focalcli.cli import fcs
+    from focalcli.container.fcs import data_packet_bytes
+    from focalcli.live.devices import DeviceError
+    from focalcli.live.streamer import (
+        PacketDropper,
+        StopRequest,
+        encode_live,
+        samples_at_input_rate,
+    )
+
+    rate = int(source.sample_rate)
+    limit = None if duration is None else int(round(duration * rate))
+    known_frames = source.num_frames if limit is None else None
+    name = {MIC: MIC, STDIO: "stdin"}.get(input_, input_)
+
+    def blocks() -> Any:
+        taken = 0
+        for block in source.blocks(max(1, rate // 100)):
+            if limit is not None:
+                block = block[:, : limit - taken]
+            taken += block.shape[1]
+            if block.shape[1]:
+                yield block
+            if limit is not None and taken >= limit:
+                return
+
+    reporter.detail(f"streaming {source.description} -> "
+                    f"{'stdout' if output == STDIO else output}: model {codec.name}, "
+                    f"{packet_tokens * 1000 / codec.token_rate:g} ms packets")
+    with open_output(output, force, "an .fcs stream") as out:
+        dropper = PacketDropper(out, network.make()[0]) if network.loss_percent > 0 else None
+        writer = fcs.new_writer(cast(BinaryIO, dropper or out), codec, source_rate=rate, channels=1,
+                                source_frames=known_frames, packet_tokens=packet_tokens,
+                                live=True)
+        if dropper is not None:
+            dropper.packet_bytes = data_packet_bytes(writer.header)
+        try:
+            with StopRequest() as stop:
+                stats = encode_live(codec, blocks(), rate, writer.write, stop)
+        except AudioError as err:
+            raise InputProblem(str(err), name) from None
+        except DeviceError as err:
+            raise InputProblem(str(err), name) from None
+        writer.close(num_samples=samples_at_input_rate(stats, rate, codec))
+    chunk_ms = 1000 * codec.chunk_size / codec.sample_rate_input
+    how = "stopped" if stats.stopped else "ended"
+    dropped = f", {dropper.dropped} packets dropped (simulated)" if dropper else ""
+    overflows = getattr(source, "overflows", 0)
+    if overflows:
+        reporter.warn(f"{name}: the input device overflowed {overflows} time(s); audio was lost")
+    reporter.detail(f"stream {how}: {stats.frames_in / rate:.2f} s, {writer.packets_written} "
+                    f"packets{dropped}; {stats.summary(chunk_ms)}")
+
