@@ -9,6 +9,7 @@ from focalcli.audio.pcm import PcmFormat, parse_pcm_format
 from focalcli.audio.sinks import (
     OUTPUT_FORMATS,
     AudioSink,
+    ExactLength,
     RawPcmSink,
     SoundFileSink,
     sink_format_for,
@@ -30,6 +31,7 @@ __all__ = [
     "AudioError",
     "AudioSink",
     "AudioSource",
+    "ExactLength",
     "PcmFormat",
     "RawPcmSink",
     "RawPcmSource",

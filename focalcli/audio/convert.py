@@ -11,7 +11,8 @@ def downmix(sig: np.ndarray) -> np.ndarray:
     """float32 (channels, n) -> (1, n), the average of the channels."""
     if sig.shape[0] == 1:
         return sig
-    return sig.mean(axis=0, keepdims=True, dtype=np.float64).astype(np.float32)
+    mixed: np.ndarray = sig.mean(axis=0, keepdims=True, dtype=np.float64).astype(np.float32)
+    return mixed
 
 
 def scaled_length(num_samples: int, rate_from: int, rate_to: int) -> int:

@@ -98,3 +98,48 @@ class RawPcmSink(AudioSink):
 
     def close(self) -> None:
         self._stream.flush()
+
+
+class ExactLength(AudioSink):
+    """Passes audio to `sink` so that it ends at exactly a length that may be known late.
+
+    `put(sig, length)` takes float32 (channels, n) and the total length if known by now;
+    while it is unknown, the last `hold` samples are held back. Once known, audio beyond it
+    is dropped, and `finish(length)` writes silence for any that is missing.
+    """
+
+    def __init__(self, sink: AudioSink, channels: int, hold: int) -> None:
+        self.sink = sink
+        self.sample_rate = sink.sample_rate
+        self.channels = channels
+        self.hold = hold
+        self.written = 0
+        self.pending = np.zeros((channels, 0), dtype=np.float32)
+
+    def put(self, sig: np.ndarray, length: int | None) -> int:
+        """Add samples; write what is certain; return how many samples were written."""
+        self.pending = np.concatenate([self.pending, sig], axis=1)
+        if length is None:
+            ready = max(0, self.pending.shape[1] - self.hold)
+        else:
+            ready = max(0, min(self.pending.shape[1], length - self.written))
+        return self._emit(ready, drop_rest=length is not None)
+
+    def write(self, sig: np.ndarray) -> None:
+        self.put(sig, None)
+
+    def finish(self, length: int | None) -> None:
+        if length is None:
+            self._emit(self.pending.shape[1], drop_rest=True)
+            return
+        self._emit(max(0, min(self.pending.shape[1], length - self.written)), drop_rest=True)
+        if self.written < length:
+            self.pending = np.zeros((self.pending.shape[0], length - self.written), np.float32)
+            self._emit(self.pending.shape[1], drop_rest=True)
+
+    def _emit(self, count: int, drop_rest: bool) -> int:
+        if count:
+            self.sink.write(self.pending[:, :count])
+            self.written += count
+        self.pending = self.pending[:, :0] if drop_rest else self.pending[:, count:]
+        return count

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import typer
 
 from focalcli.cli.batch import Job, JobContext, plan_jobs, run_jobs
@@ -18,6 +17,9 @@ from focalcli.cli.report import Reporter
 from focalcli.cli.settings import Settings, make_settings
 
 FORMATS = ("wav", "flac", "raw")
+#: audio held back while the total length is unknown (a live stream's end marker has it);
+#: more than the padding of the last 80 ms chunk plus resampler slack
+HOLD_SECONDS = 0.25
 
 
 @dataclass(frozen=True)
@@ -157,7 +159,7 @@ class _Decoder:
     def _write(self, target: Any, fmt: str, codec: Any, stream: Any, out_rate: int,
                ctx: JobContext) -> None:
         """Decode `stream` into `target` (a path for WAV/FLAC files, else a binary file)."""
-        from focalcli.audio import RawPcmSink, SoundFileSink, StreamResampler
+        from focalcli.audio import ExactLength, RawPcmSink, SoundFileSink, StreamResampler
         from focalcli.cli.codec_io import toks_to_sig_blocks
 
         channels = stream.channels
@@ -169,7 +171,7 @@ class _Decoder:
             sink = SoundFileSink(buffer if buffer is not None else target, fmt, out_rate,
                                  channels, self.opts.pcm)
         resampler = StreamResampler(int(codec.sample_rate_output), out_rate, channels)
-        trim = _ExactLength(sink, channels, hold=int(HOLD_SECONDS * out_rate))
+        trim = ExactLength(sink, channels, hold=int(HOLD_SECONDS * out_rate))
 
         def toks_blocks() -> Any:
             for toks in stream.blocks(codec.chunk_tokens if codec.causal else 1):
@@ -190,47 +192,3 @@ class _Decoder:
     def _check_strict(self, stream: Any) -> None:
         if self.opts.strict and stream.damages:
             raise StreamInvalid(f"damaged: {stream.describe_damage()} (--strict)", stream.name)
-
-
-#: audio held back while the total length is unknown (a live stream's end marker has it);
-#: more than the padding of the last 80 ms chunk plus resampler slack
-HOLD_SECONDS = 0.25
-
-
-class _ExactLength:
-    """Writes decoded audio to a sink so that it ends at exactly the stream's length.
-
-    While the length is unknown, the last `hold` samples are held back; once known, audio
-    beyond it is dropped and missing audio at the end is written as silence.
-    """
-
-    def __init__(self, sink: Any, channels: int, hold: int) -> None:
-        self.sink = sink
-        self.hold = hold
-        self.written = 0
-        self.pending = np.zeros((channels, 0), dtype=np.float32)
-
-    def put(self, sig: np.ndarray, length: int | None) -> int:
-        """Add samples; write what is certain; return how many samples were written."""
-        self.pending = np.concatenate([self.pending, sig], axis=1)
-        if length is None:
-            ready = max(0, self.pending.shape[1] - self.hold)
-        else:
-            ready = max(0, min(self.pending.shape[1], length - self.written))
-        return self._emit(ready, drop_rest=length is not None)
-
-    def finish(self, length: int | None) -> None:
-        if length is None:
-            self._emit(self.pending.shape[1], drop_rest=True)
-            return
-        self._emit(max(0, min(self.pending.shape[1], length - self.written)), drop_rest=True)
-        if self.written < length:
-            self.pending = np.zeros((self.pending.shape[0], length - self.written), np.float32)
-            self._emit(self.pending.shape[1], drop_rest=True)
-
-    def _emit(self, count: int, drop_rest: bool) -> int:
-        if count:
-            self.sink.write(self.pending[:, :count])
-            self.written += count
-        self.pending = self.pending[:, :0] if drop_rest else self.pending[:, count:]
-        return count

@@ -159,3 +159,31 @@ def test_sinks(tmp_path) -> None:
     buf = io.BytesIO()
     RawPcmSink(buf, 8000, 2, parse_pcm_format("16")).write(sig)
     assert len(buf.getvalue()) == 400
+
+
+class _Collect(RawPcmSink):
+    def __init__(self) -> None:
+        self.sample_rate, self.channels, self.parts = 8000, 1, []
+
+    def write(self, sig: np.ndarray) -> None:
+        self.parts.append(sig)
+
+
+@pytest.mark.parametrize(("known_early", "length"), [
+    (True, 0), (True, 5), (True, 250), (True, 400),
+    # known only at the end: the true end lies within the held-back tail (or beyond)
+    (False, 260), (False, 300), (False, 400),
+])
+def test_exact_length(known_early: bool, length: int) -> None:
+    from focalcli.audio import ExactLength
+
+    sink = _Collect()
+    trim = ExactLength(sink, 1, hold=50)
+    for _ in range(3):  # 300 samples in, maybe more than the true length
+        trim.put(np.ones((1, 100), np.float32), length if known_early else None)
+        if not known_early:
+            assert sum(p.shape[1] for p in sink.parts) <= max(0, 300 - 50)
+    trim.finish(length)
+    out = np.concatenate(sink.parts, axis=1) if sink.parts else np.zeros((1, 0))
+    assert out.shape == (1, length)
+    assert (out[0, :min(length, 300)] == 1).all() and (out[0, 300:] == 0).all()
