@@ -22,6 +22,7 @@ from focalcli.audio.sources import (
     SoundFileSource,
     open_audio_bytes,
     open_audio_file,
+    open_raw_file,
 )
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "fit_length",
     "open_audio_bytes",
     "open_audio_file",
+    "open_raw_file",
     "parse_pcm_format",
     "resample",
     "scaled_length",

@@ -110,17 +110,32 @@ def _sndfile_reason(err: Exception) -> str:
     return text.strip().rstrip(".") or "unknown format"
 
 
-def open_audio_file(path: str | os.PathLike[str]) -> SoundFileSource:
-    """A file source; AudioError for a missing file, a folder, or data that is not audio."""
+def _check_readable(path: str | os.PathLike[str]) -> None:
     if not os.path.exists(path):
         raise AudioError("no such file")
     if os.path.isdir(path):
         raise AudioError("is a directory")
     if not os.access(path, os.R_OK):
         raise AudioError("permission denied")
+
+
+def open_audio_file(path: str | os.PathLike[str]) -> SoundFileSource:
+    """A file source; AudioError for a missing file, a folder, or data that is not audio."""
+    _check_readable(path)
     if os.path.getsize(path) == 0:
         raise AudioError("empty file (0 bytes), not audio")
     return SoundFileSource(os.fspath(path), name=os.fspath(path))
+
+
+def open_raw_file(path: str | os.PathLike[str], sample_rate: int, channels: int,
+                  fmt: PcmFormat) -> RawPcmSource:
+    """A source over a file of headerless PCM; AudioError if it cannot be read."""
+    _check_readable(path)
+    try:
+        stream = open(path, "rb")  # noqa: SIM115 - closed with the source
+    except OSError as err:
+        raise AudioError(err.strerror or str(err)) from None
+    return RawPcmSource(stream, sample_rate, channels, fmt, owns_stream=True)
 
 
 def open_audio_bytes(data: bytes, name: str) -> SoundFileSource:

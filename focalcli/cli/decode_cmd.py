@@ -10,7 +10,13 @@ from typing import Annotated, Any
 import typer
 
 from focalcli.cli.batch import Job, JobContext, plan_jobs, run_jobs
-from focalcli.cli.errors import ExitCode, StreamDamaged, StreamInvalid, UsageProblem
+from focalcli.cli.errors import (
+    ExitCode,
+    OutputProblem,
+    StreamDamaged,
+    StreamInvalid,
+    UsageProblem,
+)
 from focalcli.cli.options import Force, Jobs, Model, OutputDir, Quiet, Threads, Verbose
 from focalcli.cli.outputs import STDIO, atomic_path, check_writable, open_output, stdin_binary
 from focalcli.cli.report import Reporter
@@ -90,9 +96,14 @@ def _decode_options(fmt: str | None, bits: str, rate: str | None, strict: bool) 
         raise UsageProblem(f"--bits: {err}") from None
     if rate is not None and rate != "source" and (not rate.isdigit() or int(rate) <= 0):
         raise UsageProblem(f"--rate: {rate!r} is neither a positive number of Hz nor 'source'")
-    if fmt is not None and fmt.lower() == "flac" and (pcm.is_float or pcm.bits > 24):
-        raise UsageProblem(f"--bits {bits}: FLAC stores 8, 16 or 24-bit integers only")
+    if fmt is not None and fmt.lower() == "flac":
+        _check_flac_bits(pcm)
     return DecodeOptions(fmt.lower() if fmt else None, pcm, rate, strict)
+
+
+def _check_flac_bits(pcm: Any, path: str | None = None) -> None:
+    if pcm.is_float or pcm.bits > 24:
+        raise UsageProblem(f"--bits {pcm.name}: FLAC stores 8, 16 or 24-bit integers only", path)
 
 
 class _Decoder:
@@ -115,9 +126,8 @@ class _Decoder:
         if fmt is None:
             raise UsageProblem(f"cannot tell the output format from the name {dst!r}; "
                                "use .wav, .flac or .raw, or --format")
-        if fmt == "flac" and (self.opts.pcm.is_float or self.opts.pcm.bits > 24):
-            raise UsageProblem(f"--bits {self.opts.pcm.name}: FLAC stores 8, 16 or 24-bit "
-                               "integers only", dst)
+        if fmt == "flac":
+            _check_flac_bits(self.opts.pcm, dst)
         return fmt
 
     def run(self, job: Job, ctx: JobContext) -> int:
@@ -159,7 +169,13 @@ class _Decoder:
     def _write(self, target: Any, fmt: str, codec: Any, stream: Any, out_rate: int,
                ctx: JobContext) -> None:
         """Decode `stream` into `target` (a path for WAV/FLAC files, else a binary file)."""
-        from focalcli.audio import ExactLength, RawPcmSink, SoundFileSink, StreamResampler
+        from focalcli.audio import (
+            AudioError,
+            ExactLength,
+            RawPcmSink,
+            SoundFileSink,
+            StreamResampler,
+        )
         from focalcli.cli.codec_io import toks_to_sig_blocks
 
         channels = stream.channels
@@ -168,8 +184,11 @@ class _Decoder:
         if fmt == "raw":
             sink: Any = RawPcmSink(target, out_rate, channels, self.opts.pcm)
         else:
-            sink = SoundFileSink(buffer if buffer is not None else target, fmt, out_rate,
-                                 channels, self.opts.pcm)
+            try:
+                sink = SoundFileSink(buffer if buffer is not None else target, fmt, out_rate,
+                                     channels, self.opts.pcm)
+            except AudioError as err:
+                raise OutputProblem(str(err)) from None
         resampler = StreamResampler(int(codec.sample_rate_output), out_rate, channels)
         trim = ExactLength(sink, channels, hold=int(HOLD_SECONDS * out_rate))
 

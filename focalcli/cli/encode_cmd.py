@@ -118,15 +118,21 @@ class _Encoder:
         self.codecs = CodecCache(settings)
 
     def _open(self, src: str) -> Any:
-        from focalcli.audio import AudioError, RawPcmSource, open_audio_bytes, open_audio_file
+        from focalcli.audio import (
+            AudioError,
+            RawPcmSource,
+            open_audio_bytes,
+            open_audio_file,
+            open_raw_file,
+        )
 
         try:
             if self.opts.raw is not None:
                 if src == STDIO:
                     return RawPcmSource(stdin_binary("raw PCM"), self.opts.raw_rate,
                                         self.opts.raw_channels, self.opts.raw)
-                return RawPcmSource(_open_binary(src), self.opts.raw_rate,
-                                    self.opts.raw_channels, self.opts.raw, owns_stream=True)
+                return open_raw_file(src, self.opts.raw_rate, self.opts.raw_channels,
+                                     self.opts.raw)
             if src == STDIO:
                 return open_audio_bytes(stdin_binary("audio").read(), "stdin")
             return open_audio_file(src)
@@ -183,19 +189,6 @@ class _Encoder:
         self.reporter.detail(f"{_name(job.src)} -> {_name(job.dst, 'stdout')}: "
                              f"{source.description}, {frames / rate:.2f} s")
         return 0
-
-
-def _open_binary(path: str) -> Any:
-    from focalcli.audio import AudioError
-
-    try:
-        return open(path, "rb")  # noqa: SIM115 - closed with the source
-    except FileNotFoundError:
-        raise AudioError("no such file") from None
-    except IsADirectoryError:
-        raise AudioError("is a directory") from None
-    except OSError as err:
-        raise AudioError(err.strerror or str(err)) from None
 
 
 def _name(path: str, stdio: str = "stdin") -> str:

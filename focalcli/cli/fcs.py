@@ -189,8 +189,8 @@ INFO_FIELDS: tuple[str, ...] = (
 )
 
 
-def summarize_file(src: str | BinaryIO, name: str) -> dict[str, Any]:
-    """The `focal info` fields of one .fcs; a `_stream` key keeps its bytes for --verify."""
+def summarize_file(src: str | BinaryIO, name: str) -> tuple[dict[str, Any], bytes]:
+    """The `focal info` fields of one .fcs, and its bytes (for --verify)."""
     with open_fcs(src, name) as fh:
         try:
             data = fh.read()
@@ -200,9 +200,7 @@ def summarize_file(src: str | BinaryIO, name: str) -> dict[str, Any]:
         summary = summarize(io.BytesIO(data))
     except FcsError as err:
         raise _invalid(err, name) from None
-    record = info_fields(summary, name)
-    record["_bytes"] = data
-    return record
+    return info_fields(summary, name), data
 
 
 def info_fields(s: FcsSummary, name: str) -> dict[str, Any]:

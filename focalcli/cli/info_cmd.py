@@ -65,8 +65,8 @@ def info(
     for src in inputs:
         name = "stdin" if src == STDIO else src
         try:
-            summary = fcs.summarize_file(stdin_binary(".fcs") if src == STDIO else src, name)
-            data = summary.pop("_bytes")
+            summary, data = fcs.summarize_file(stdin_binary(".fcs") if src == STDIO else src,
+                                               name)
             if verifier is not None:
                 summary["verified"] = verifier.verify(data, name)
         except FocalError as err:
@@ -80,7 +80,8 @@ def info(
         elif fields:
             out.write(("\t".join(_plain(summary[f]) for f in fields) + "\n").encode())
         else:
-            out.write((fcs.format_summary(summary) + "\n").encode())
+            gap = "\n" if len(codes) > 1 else ""
+            out.write((gap + fcs.format_summary(summary) + "\n").encode())
         if summary["damaged"]:
             reporter.warn(f"{name}: damaged: {summary['integrity']}")
     if as_json and records:
