@@ -25,6 +25,7 @@ from focalcli.cli.errors import (
     BrokenPipe,
     ExitCode,
     FocalError,
+    ModelProblem,
     OutputProblem,
     UsageProblem,
     batch_exit_code,
@@ -183,8 +184,8 @@ def run_jobs(jobs: list[Job], work: Work, reporter: Reporter, jobs_in_parallel: 
         def outcome(job: Job, result: Callable[[], int]) -> int:
             try:
                 return result()
-            except (BrokenPipe, Cancelled):
-                raise
+            except (BrokenPipe, Cancelled, ModelProblem):
+                raise  # a model that cannot load fails every file: stop the run, say it once
             except FocalError as err:
                 reporter.error(err.with_path(job.src))
                 return err.exit_code

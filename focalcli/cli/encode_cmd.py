@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -80,8 +79,6 @@ def encode(
     plan = plan_jobs(inputs, output_dir, out_ext=".fcs", folder_exts=AUDIO_EXTENSIONS)
     reporter = Reporter(settings)
     encoder = _Encoder(settings, opts, reporter)
-    if any(j.problem is None and (j.src == STDIO or os.path.isfile(j.src)) for j in plan):
-        encoder.codecs.get()  # one model for the whole run; a bad --model fails once, here
     code = run_jobs(plan, encoder.run, reporter, settings.jobs, "encoding")
     raise typer.Exit(code)
 
@@ -142,7 +139,6 @@ class _Encoder:
     def run(self, job: Job, ctx: JobContext) -> int:
         from focalcli.audio import AudioError, StreamResampler, downmix, scaled_length
         from focalcli.cli import fcs
-        from focalcli.cli.codec_io import sig_blocks_to_toks
         from focalcli.container import LIVE_PACKET_TOKENS
 
         source = self._open(job.src)
@@ -151,6 +147,8 @@ class _Encoder:
                 check_writable(Path(job.dst), self.settings.force,
                                () if job.src == STDIO else (Path(job.src),))
             codec = self.codecs.get()
+            from focalcli.cli.codec_io import sig_blocks_to_toks  # torch: only past the checks
+
             rate = source.sample_rate
             coded_channels = source.channels if self.opts.multichannel else 1
             if source.num_frames is not None:
