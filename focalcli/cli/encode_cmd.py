@@ -137,7 +137,7 @@ class _Encoder:
             raise InputProblem(str(err), _name(src)) from None
 
     def run(self, job: Job, ctx: JobContext) -> int:
-        from focalcli.audio import AudioError, StreamResampler, downmix, scaled_length
+        from focalcli.audio import AudioError, StreamResampler, downmix
         from focalcli.cli import fcs
         from focalcli.container import LIVE_PACKET_TOKENS
 
@@ -179,7 +179,7 @@ class _Encoder:
                                         packet_tokens=packet_tokens, live=job.dst == STDIO)
                 for toks in sig_blocks_to_toks(codec, blocks(), coded_channels):
                     writer.write(toks)
-                writer.close(num_samples=scaled_length(frames, rate, codec.sample_rate_input))
+                writer.close(num_samples=frames)
         stray = getattr(source, "stray_bytes", 0)
         if stray:
             self.reporter.warn(f"{_name(job.src)}: input ended inside a sample frame; "

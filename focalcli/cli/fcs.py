@@ -28,20 +28,15 @@ from focalcli.container import (
     summarize,
 )
 
-#: header metadata key: samples per channel of the original audio at source_sample_rate
-SOURCE_SAMPLES_KEY = "source_samples"
-
 
 def new_writer(out: BinaryIO, codec: Any, *, source_rate: int, channels: int,
                source_frames: int | None, packet_tokens: int | None, live: bool) -> FcsWriter:
     """An FcsWriter for tokens of `codec` from audio at `source_rate` Hz.
 
-    `source_frames`: the source length if known up front (then the header carries it, so a
-    truncated file still knows its duration); `live` flushes every packet (pipes).
+    `source_frames`: the source length (samples per channel at `source_rate`) if known up
+    front (then the header carries it, so a truncated file still knows its duration); `live`
+    flushes every packet (pipes).
     """
-    num_samples = (None if source_frames is None
-                   else scaled_length(source_frames, source_rate, codec.sample_rate_input))
-    meta = {} if source_frames is None else {SOURCE_SAMPLES_KEY: str(source_frames)}
     kwargs: dict[str, Any] = {}
     if packet_tokens is not None:
         kwargs["packet_tokens"] = packet_tokens
@@ -49,8 +44,8 @@ def new_writer(out: BinaryIO, codec: Any, *, source_rate: int, channels: int,
         model_name=codec.name, model_hash=codec.weights_hash,
         bits_per_token=codec.bits_per_token, token_rate=codec.token_rate,
         sample_rate_input=codec.sample_rate_input, sample_rate_output=codec.sample_rate_output,
-        channels=channels, source_sample_rate=source_rate, num_samples=num_samples,
-        metadata=meta, **kwargs)
+        channels=channels, source_sample_rate=source_rate, num_samples=source_frames,
+        metadata={}, **kwargs)
     return FcsWriter(out, header, flush_each_packet=live)
 
 
@@ -108,9 +103,14 @@ class TokenStream:
         return self.header.channels
 
     @property
-    def num_samples(self) -> int | None:
-        """Samples per channel at the input rate (the header's, then the end marker's)."""
+    def source_samples(self) -> int | None:
+        """Samples per channel of the original audio at the source rate (header or end marker)."""
         return self._reader.num_samples
+
+    @property
+    def num_samples(self) -> int | None:
+        """Samples per channel at the model's input rate."""
+        return source_to_input_samples(self.header, self.source_samples)
 
     def duration_s(self) -> float | None:
         n = self.num_samples
@@ -121,11 +121,10 @@ class TokenStream:
 
         At the source rate this is the original sample count exactly.
         """
-        source = source_samples(self.header)
-        if rate == self.header.source_sample_rate and source is not None:
-            return source
-        n = self.num_samples
-        return None if n is None else scaled_length(n, self.header.sample_rate_input, rate)
+        source = self.source_samples
+        if source is None:
+            return None
+        return scaled_length(source, self.header.source_sample_rate, rate)
 
     def blocks(self, chunk_tokens: int = 1) -> Iterator[np.ndarray]:
         """int64 (channels, k) blocks in stream order, -1 where tokens were lost; at the end,
@@ -151,12 +150,14 @@ class TokenStream:
                 yield np.full((h.channels, needed - produced), -1, dtype=np.int64)
 
     def describe_damage(self) -> str:
-        return describe_damage(self.damages, self.header, self.num_samples)
+        return describe_damage(self.damages, self.header, self.source_samples)
 
 
-def source_samples(header: FcsHeader) -> int | None:
-    value = header.metadata.get(SOURCE_SAMPLES_KEY, "")
-    return int(value) if value.isdigit() else None
+def source_to_input_samples(header: FcsHeader, source_samples: int | None) -> int | None:
+    """The header's sample count (at the source rate) converted to the model's input rate."""
+    if source_samples is None:
+        return None
+    return scaled_length(source_samples, header.source_sample_rate, header.sample_rate_input)
 
 
 def describe_damage(damages: list[Damage] | tuple[Damage, ...], header: FcsHeader,
@@ -172,7 +173,7 @@ def describe_damage(damages: list[Damage] | tuple[Damage, ...], header: FcsHeade
                      f"({seconds:.2f} s from {first:.2f} s)")
     for d in damages:
         if d.kind == "truncated":
-            total = (f" of {num_samples / header.sample_rate_input:.2f} s"
+            total = (f" of {num_samples / header.source_sample_rate:.2f} s"
                      if num_samples is not None else "")
             parts.append(f"truncated at {d.token_start / rate:.2f} s{total}")
     return ", ".join(parts) or "damaged"
@@ -208,6 +209,7 @@ def info_fields(s: FcsSummary, name: str) -> dict[str, Any]:
     lost = sum(d.token_count for d in s.damages) / h.token_rate
     damaged = not s.intact
     integrity = "ok" if not damaged else describe_damage(s.damages, h, s.num_samples)
+    input_samples = source_to_input_samples(h, s.num_samples)
     if not s.end_seen and not s.damages:
         integrity = "truncated (no end marker)"
     payload_bps = h.token_rate * h.bits_per_token * h.channels
@@ -218,11 +220,11 @@ def info_fields(s: FcsSummary, name: str) -> dict[str, Any]:
         "model_hash": h.model_hash,
         "channels": h.channels,
         "duration": round(s.duration_s, 6),
-        "num_samples": s.num_samples,
+        "num_samples": input_samples,
         "sample_rate_input": h.sample_rate_input,
         "sample_rate_output": h.sample_rate_output,
         "source_sample_rate": h.source_sample_rate,
-        "source_samples": source_samples(h),
+        "source_samples": s.num_samples,
         "token_rate": h.token_rate,
         "bits_per_token": h.bits_per_token,
         "payload_bitrate": payload_bps,

@@ -130,7 +130,6 @@ def _run(source: Any, output: str, codec: Any, packet_tokens: int, duration: flo
         PacketDropper,
         StopRequest,
         encode_live,
-        samples_at_input_rate,
     )
 
     rate = int(source.sample_rate)
@@ -166,7 +165,7 @@ def _run(source: Any, output: str, codec: Any, packet_tokens: int, duration: flo
             raise InputProblem(str(err), name) from None
         except DeviceError as err:
             raise InputProblem(str(err), name) from None
-        writer.close(num_samples=samples_at_input_rate(stats, rate, codec))
+        writer.close(num_samples=stats.frames_in)
     chunk_ms = 1000 * codec.chunk_size / codec.sample_rate_input
     how = "stopped" if stats.stopped else "ended"
     dropped = f", {dropper.dropped} packets dropped (simulated)" if dropper else ""

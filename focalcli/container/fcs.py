@@ -124,7 +124,8 @@ class FcsHeader:
         sample_rate_output: Hz, the rate the decoder produces.
         channels: coded channels, 1..255; each has its own token stream.
         source_sample_rate: Hz, the rate of the original audio before resampling.
-        num_samples: samples per channel at ``sample_rate_input``; None when unknown (live).
+        num_samples: samples per channel of the original audio at ``source_sample_rate``;
+            None when unknown (live).
         packet_tokens: tokens per channel in each data packet (``channels * packet_tokens``
             <= 65535).
         metadata: user key=value pairs; keys non-empty without '=' or control characters;

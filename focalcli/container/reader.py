@@ -173,7 +173,7 @@ class FcsReader:
                 tokens were lost; after truncation it ends where the intact data ends. After a
                 partial iteration it starts at the first token not yet yielded.
             damages: lost ranges in order, positions counted from the stream start.
-            num_samples: samples per channel at ``sample_rate_input`` (end marker, else header;
+            num_samples: samples per channel at ``source_sample_rate`` (end marker, else header;
                 None if neither knows).
         """
         start = self._ready[0].token_start if self._ready else self._next_token

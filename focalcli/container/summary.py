@@ -21,7 +21,7 @@ class FcsSummary:
         tokens: tokens per channel, lost ones included (intact prefix only after truncation).
         damages: lost ranges in order.
         end_seen: whether the end marker was read.
-        num_samples: samples per channel at ``sample_rate_input``, None if unknown.
+        num_samples: samples per channel at ``source_sample_rate``, None if unknown.
     """
 
     header: FcsHeader
@@ -59,7 +59,7 @@ class FcsSummary:
     def duration_s(self) -> float:
         """Seconds of audio: from ``num_samples`` when known, else from the token count."""
         if self.num_samples is not None:
-            return self.num_samples / self.header.sample_rate_input
+            return self.num_samples / self.header.source_sample_rate
         return self.tokens / self.header.token_rate
 
     @property

@@ -141,7 +141,7 @@ class Player:
         n = self.reader.num_samples
         if n is None:
             return None
-        return scaled_length(n, self.header.sample_rate_input, int(self.codec.sample_rate_output))
+        return scaled_length(n, self.header.source_sample_rate, int(self.codec.sample_rate_output))
 
     def _end_tokens(self) -> int | None:
         """Tokens the stream has: from its end marker, else from the header's length."""

@@ -15,7 +15,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from focalcli.audio.convert import StreamResampler, downmix, scaled_length
+from focalcli.audio.convert import StreamResampler, downmix
 from focalcli.container.fcs import DATA_SYNC
 from focalcli.live.netsim import LossModel
 
@@ -128,11 +128,6 @@ def encode_live(codec: Any, blocks: Iterable[np.ndarray], source_rate: int,
             stats.chunks += 1
         on_toks(tail)
     return stats
-
-
-def samples_at_input_rate(stats: EncodeStats, source_rate: int, codec: Any) -> int:
-    """The input length in samples at the codec's input rate (what the end marker records)."""
-    return scaled_length(stats.frames_in, source_rate, codec.sample_rate_input)
 
 
 class PacketDropper:

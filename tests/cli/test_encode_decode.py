@@ -96,7 +96,7 @@ def test_stdin_and_stdout(run: Run, tmp_path: Path, speech_files: list[Path]) ->
     assert proc.stdout == b""
     info = json.loads(run("info", "st.fcs", "--json", expect=0).stdout)
     assert (info["channels"], info["source_sample_rate"]) == (2, 8000)
-    assert info["source_samples"] is None  # a raw stream's length is not known up front
+    assert info["source_samples"] == len(stereo)  # known from the end marker of the stream
     out = run("decode", "st.fcs", "-", "-r", "source", expect=0).stdout
     assert len(out) == stereo.nbytes
 

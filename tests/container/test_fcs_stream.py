@@ -229,7 +229,7 @@ def test_flush_each_packet_flushes() -> None:
 
 
 def test_summary_figures() -> None:
-    header = make_header(num_samples=160_000)
+    header = make_header(num_samples=480_000)  # 10 s at the 48 kHz source rate
     data = encode(header, pattern_tokens(1, 500, 12))
     summary = summarize(io.BytesIO(data))
     assert summary.intact and summary.tokens == 500 and summary.packets == 3
