@@ -82,6 +82,13 @@ def play(
         if reader.header.channels != 1:
             raise StreamInvalid(f"has {reader.header.channels} channels; `focal play` plays "
                                 "mono streams (use `focal decode`)", name)
+        if live:
+            from focalcli.live.streamer import warm_up
+
+            warm_up(codec)
+        reporter.detail(f"playing {name} -> {output or 'the speaker'}: model {codec.name}, "
+                        f"{reader.header.packet_tokens * 1000 / reader.header.token_rate:g} ms "
+                        f"packets, buffer {buffer:g} ms")
         stats = _play(reader, codec, output, fmt, device, buffer, network, live,
                       settings.force, name)
     line = f"{name}: {stats.summary()}"

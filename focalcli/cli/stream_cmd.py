@@ -75,6 +75,9 @@ def stream(
     packet_tokens = codec.chunk_tokens
     if packet_ms is not None:
         packet_tokens = max(1, round(packet_ms / 1000 * codec.token_rate))
+    from focalcli.live.streamer import warm_up
+
+    warm_up(codec)
     source = _open_source(input_, device, realtime)
     with source:
         _run(source, output, codec, packet_tokens, duration, settings.force, reporter,

@@ -1,7 +1,8 @@
 """The jitter buffer: packets in, in any order and at uneven times; token groups out on time.
 
-Time is "stream time" in seconds. The buffer anchors it at the first packet: if that packet
-(ending at token ``e``) arrived at time ``a``, every token group ``[p, q)`` is due for playout at
+Time is "stream time" in seconds. The buffer anchors it at the earliest packet: if a packet
+ending at token ``e`` arrived at time ``a``, and no packet arrived earlier relative to its
+tokens, every token group ``[p, q)`` is due for playout at
 ``a - e / token_rate + q / token_rate + delay_s`` -- the nominal arrival of its last token plus
 the buffer delay. Tokens that are not there when their group is due are handed out as lost
 (negative) so the decoder conceals them; a packet arriving after its tokens were played is late
@@ -72,8 +73,11 @@ class JitterBuffer:
         n = toks.shape[1]
         end = token_start + n
         self.stats.received += 1
-        if self.anchor_s is None:
-            self.anchor_s = arrival_s - end / self.token_rate
+        # The anchor follows the earliest packet relative to its nominal time, so the delay
+        # covers jitter above the fastest path (a slow first packet does not add latency).
+        offset = arrival_s - end / self.token_rate
+        if self.anchor_s is None or offset < self.anchor_s:
+            self.anchor_s = offset
         late = token_start < self.position
         if late:
             self.stats.late += 1

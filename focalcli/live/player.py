@@ -41,7 +41,8 @@ class PlayStats:
 
     dropped: packets dropped by the loss simulation.
     decode_s: model time per decoded group, seconds.
-    hold_s: per group, time from complete (or due) to written, beyond decoding, seconds.
+    hold_s: per group (live), time from complete (or given up) to written, beyond decoding:
+        the wait for its playout time, seconds.
     seconds: audio written, at the output rate.
     """
 
@@ -75,7 +76,9 @@ class PlayStats:
         rtf = (f" ({float(np.mean(self.decode_s)) * 1000 / group_ms:.2f} x real time)"
                if self.decode_s else "")
         underruns = self.jitter.underruns + self.device_underflows
-        return (f"played {self.seconds:.2f} s; latency: buffer {self.buffer_ms:.0f} ms, "
+        held = (f" (held {1000 * float(np.mean(self.hold_s)):.1f} ms mean)"
+                if self.hold_s else "")
+        return (f"played {self.seconds:.2f} s; latency: buffer {self.buffer_ms:.0f} ms{held}, "
                 f"{decode}{rtf}{device}; packets: {self.jitter.received} received, "
                 f"{self.lost} lost, {self.jitter.late} late, {self.concealed_packets:.0f} "
                 f"concealed ({self.jitter.concealed_tokens / self.token_rate:.2f} s); "
@@ -151,7 +154,7 @@ class Player:
         if n is None:
             return None
         h = self.header
-        return math.ceil(n * h.token_rate / h.sample_rate_input)
+        return math.ceil(n * h.token_rate / h.source_sample_rate)
 
     def _decode_next(self) -> np.ndarray:
         toks = self.buffer.pop_group()
@@ -287,7 +290,7 @@ class Player:
                     cond.wait(timeout=None if math.isinf(wake) else max(0.0, wake - now))
                 if buf.finished or buf.anchor_s is None:
                     break
-                ready_at = min(clock(), due)
+                ready_at = clock()
             sig = self._decode_next()
             wait = due - clock()
             if wait > 0:

@@ -130,6 +130,20 @@ def encode_live(codec: Any, blocks: Iterable[np.ndarray], source_rate: int,
     return stats
 
 
+def warm_up(codec: Any) -> None:
+    """Run one chunk of silence through a throwaway encoder and decoder session.
+
+    The first model call is several times slower than the next ones (allocation, kernel
+    selection); paying it before the stream starts keeps it out of the first packet's latency.
+    """
+    from focalcli.engine import DecoderSession, EncoderSession
+
+    with EncoderSession(codec) as enc:
+        toks = enc.push(np.zeros((1, codec.chunk_size), dtype=np.float32))
+    with DecoderSession(codec) as dec:
+        dec.push(toks)
+
+
 class PacketDropper:
     """A binary output that drops whole data packets as a :class:`LossModel` decides.
 
