@@ -122,7 +122,7 @@ class Trainer:
     def _warm_start(self, source: str) -> None:
         from focalcli.model.loading import load_codec
 
-        src = load_codec(source).state_dict()
+        src = load_codec(os.path.expanduser(source)).state_dict()
         own = self.codec.state_dict()
         fit = {k: v for k, v in src.items() if k in own and own[k].shape == v.shape}
         self.codec.load_state_dict(fit, strict=False)

@@ -101,3 +101,16 @@ def test_shipped_config_is_valid() -> None:
     assert m["quantizer_config"]["codebook_size"] <= 4096
     assert np.prod(m["encoder_config"]["strides"]) == 320
     json.dumps(cfg.to_dict())
+
+
+def test_gan_phase_runs(tmp_path: Path) -> None:
+    cfg = _config()
+    cfg.gan.enabled = True
+    cfg.gan.crop_seconds = 0.2
+    cfg.gan.periods = [2, 3]
+    cfg.gan.stft_sizes = [256]
+    tr = _trainer(cfg, tmp_path / "run")
+    logs = tr.fit(3)
+    assert {"adv", "fm", "disc"} <= set(logs)
+    resumed = _trainer(cfg, tmp_path / "run")
+    assert resumed.try_resume() and resumed.step == 3
