@@ -122,6 +122,9 @@ class _open_input:  # noqa: N801 - used like a function
     def __enter__(self) -> tuple[BinaryIO, bool]:
         if self.source == STDIO:
             stream: BinaryIO = sys.stdin.buffer
+            if stream.isatty():
+                raise UsageProblem("no input: name an .fcs file, or pipe a stream into it "
+                                   "(focal stream | focal play)")
             try:
                 mode = os.fstat(stream.fileno()).st_mode
             except (OSError, ValueError):

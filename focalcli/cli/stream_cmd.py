@@ -11,7 +11,7 @@ import typer
 from focalcli.cli.errors import InputProblem, UsageProblem
 from focalcli.cli.live_options import Device, LossModelOpt, Seed, SimulateLoss
 from focalcli.cli.options import Force, Model, Quiet, Threads, Verbose
-from focalcli.cli.outputs import STDIO, check_writable, open_output
+from focalcli.cli.outputs import STDIO, check_writable, open_output, refuse_terminal_stdout
 from focalcli.cli.report import Reporter
 from focalcli.cli.settings import make_settings
 
@@ -63,7 +63,9 @@ def stream(
     if loss_model not in LOSS_MODELS:
         raise UsageProblem(f"--loss-model: unknown model {loss_model!r} "
                            f"(use one of: {', '.join(LOSS_MODELS)})")
-    if output != STDIO:
+    if output == STDIO:
+        refuse_terminal_stdout("an .fcs stream")
+    else:
         check_writable(_path(output), settings.force,
                        () if input_ in (MIC, STDIO) else (_path(input_),))
     reporter = Reporter(settings)
