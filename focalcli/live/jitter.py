@@ -1,8 +1,8 @@
 """The jitter buffer: packets in, in any order and at uneven times; token groups out on time.
 
-Time is "stream time" in seconds. The buffer anchors it at the earliest packet: if a packet
-ending at token ``e`` arrived at time ``a``, and no packet arrived earlier relative to its
-tokens, every token group ``[p, q)`` is due for playout at
+Time is "stream time" in seconds. The buffer anchors it at the earliest recent packet: if a
+packet ending at token ``e`` arrived at time ``a``, and no packet of the last two seconds arrived
+earlier relative to its tokens, every token group ``[p, q)`` is due for playout at
 ``a - e / token_rate + q / token_rate + delay_s`` -- the nominal arrival of its last token plus
 the buffer delay. Tokens that are not there when their group is due are handed out as lost
 (negative) so the decoder conceals them; a packet arriving after its tokens were played is late
@@ -12,6 +12,7 @@ what is due when and feeds it packets as they arrive.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +20,8 @@ import numpy.typing as npt
 
 #: token value handed out for a missing token (the decoder conceals negative tokens)
 LOST_TOKEN = -1
+#: seconds of arrivals over which the earliest packet sets the playout schedule
+ANCHOR_WINDOW_S = 2.0
 
 
 @dataclass
@@ -63,6 +66,7 @@ class JitterBuffer:
         self.anchor_s: float | None = None  # stream time of token 0's nominal arrival
         self._packets: dict[int, npt.NDArray[np.int64]] = {}
         self._furthest = 0  # end of the furthest packet received
+        self._offsets: deque[tuple[float, float]] = deque()  # (arrival, offset), offset rising
         self._dry: list[tuple[int, int]] = []  # groups played while the buffer was empty
         self._explained: list[tuple[int, int]] = []  # token ranges known lost or late
 
@@ -73,11 +77,7 @@ class JitterBuffer:
         n = toks.shape[1]
         end = token_start + n
         self.stats.received += 1
-        # The anchor follows the earliest packet relative to its nominal time, so the delay
-        # covers jitter above the fastest path (a slow first packet does not add latency).
-        offset = arrival_s - end / self.token_rate
-        if self.anchor_s is None or offset < self.anchor_s:
-            self.anchor_s = offset
+        self._track_anchor(arrival_s, arrival_s - end / self.token_rate)
         late = token_start < self.position
         if late:
             self.stats.late += 1
@@ -90,6 +90,19 @@ class JitterBuffer:
             self._packets[token_start] = toks
             self._furthest = max(self._furthest, end)
         return not late
+
+    def _track_anchor(self, arrival_s: float, offset_s: float) -> None:
+        """Anchor = the smallest (arrival - nominal) offset of the packets that arrived within
+        the last :data:`ANCHOR_WINDOW_S`: the delay then covers the jitter above the fastest
+        recent path, a slow first packet adds no latency, and the schedule follows a sender
+        whose clock runs slower or faster than ours."""
+        window = self._offsets
+        while window and window[-1][1] >= offset_s:
+            window.pop()
+        window.append((arrival_s, offset_s))
+        while window[0][0] < arrival_s - ANCHOR_WINDOW_S:
+            window.popleft()
+        self.anchor_s = window[0][1]
 
     def mark_lost(self, token_start: int, token_count: int, packets: int) -> None:
         """Note ``packets`` packets known lost (by the stream or the loss simulation) at

@@ -68,3 +68,15 @@ def test_end_shortens_the_last_group() -> None:
     assert buf.next_group_end() == 6
     assert buf.pop_group().tolist() == [[4, 5]]
     assert buf.finished
+
+
+def test_the_schedule_follows_the_earliest_recent_packet() -> None:
+    buf = JitterBuffer(1, RATE, 4, delay_s=0.04)
+    buf.add(0, packet(0, 4), arrival_s=0.50)  # a slow first packet
+    buf.add(4, packet(4, 4), arrival_s=0.20)  # the path is faster than that
+    assert abs(buf.anchor_s - (0.20 - 0.16)) < 1e-9  # type: ignore[operator]
+    # a sender whose clock is slower than ours: after the window, the anchor moves later
+    for k in range(2, 60):
+        buf.add(4 * k, packet(4 * k, 4), arrival_s=0.04 + 0.1 * k)
+    assert abs(buf.anchor_s - (0.04 + 0.1 * 59 - 59 * 4 / RATE)) < 0.5  # type: ignore[operator]
+    assert buf.anchor_s > 0.5  # type: ignore[operator]
