@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -49,9 +49,22 @@ def test_stream_and_play_through_the_sound_server(focal: Focal, sound_server: No
     ref, rate = sf.read(focal.cwd / "ref.wav", dtype="float32")
     # Record the sink's monitor with `focal stream --input mic` while a live
     # `focal stream --realtime | focal play` plays into the sink.
-    recorder = focal.popen("stream", "--input", "mic", "--duration", "7", "-o", "rec.fcs",
+    recorder = focal.popen("stream", "--input", "mic", "--duration", "8", "-o", "rec.fcs",
                            "-v", stderr=subprocess.PIPE)
-    time.sleep(2.5)  # the recorder loads its model and opens the device
+    rec_lines: list[bytes] = []
+    recording = threading.Event()
+
+    def watch() -> None:  # the recorder says "focal: streaming ..." once the device is open
+        assert recorder.stderr is not None
+        for line in recorder.stderr:
+            rec_lines.append(line)
+            if line.startswith(b"focal: streaming"):
+                recording.set()
+        recording.set()
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    assert recording.wait(timeout=120), b"".join(rec_lines).decode()
     sender = focal.popen("stream", "-i", speech_wav, "--realtime", stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE)
     player = focal.popen("play", "-v", stdin=sender.stdout, stderr=subprocess.PIPE)
@@ -59,7 +72,9 @@ def test_stream_and_play_through_the_sound_server(focal: Focal, sound_server: No
     sender.stdout.close()
     _, play_err = player.communicate(timeout=60)
     sender.wait(timeout=10)
-    _, rec_err = recorder.communicate(timeout=60)
+    recorder.wait(timeout=60)
+    watcher.join(timeout=10)
+    rec_err = b"".join(rec_lines)
     assert player.returncode == 0, play_err.decode()
     assert recorder.returncode == 0, rec_err.decode()
     assert "received" in play_err.decode()
