@@ -148,3 +148,15 @@ def test_info_of_play_stats_json_free(focal: Focal) -> None:
     # `focal devices --json` is machine-readable even when no device exists
     proc = focal("devices", "--json", env={"PULSE_SERVER": "unix:/nonexistent"})
     assert isinstance(json.loads(proc.stdout), list)
+
+
+def test_corrupt_packets_are_concealed(stream_20ms: bytes, tiny_codec: object) -> None:
+    clean, _ = play_bytes(stream_20ms, tiny_codec)
+    data = bytearray(stream_20ms)
+    for pos in (len(data) // 4, len(data) // 2, len(data) // 2 + 3):
+        data[pos] ^= 0x5A
+    sig, stats = play_bytes(bytes(data), tiny_codec)
+    assert len(sig) == len(clean)
+    assert stats.lost >= 2  # type: ignore[attr-defined]
+    assert stats.jitter.concealed_tokens >= 2  # type: ignore[attr-defined]
+    assert level_jumps(sig).max() <= 1.25 * level_jumps(clean).max() + 1e-3
