@@ -18,6 +18,8 @@ from focalcli.cli.report import Reporter
 from focalcli.cli.settings import make_settings
 
 SPEAKER = "speaker"
+#: seconds behind schedule after which live audio is skipped on the speaker
+MAX_BEHIND_S = 0.5
 
 
 def play(
@@ -72,17 +74,21 @@ def play(
     reporter = Reporter(settings)
     name = "stdin" if source == STDIO else source
     with _open_input(source) as (stream, live):
-        reader = _reader(stream, name)
         from focalcli.cli.codecs import CodecCache
 
-        codec = CodecCache(settings).for_stream(reader.header.model_name,
-                                                reader.header.model_hash, name)
+        codecs = CodecCache(settings)
+        ready = _prepare_live(codecs, output) if live else None
+        reader = _reader(stream, name)
+        if ready is not None and ready.weights_hash == reader.header.model_hash:
+            codec = ready
+        else:
+            codec = codecs.for_stream(reader.header.model_name, reader.header.model_hash, name)
         if not codec.causal:
             raise StreamInvalid(f"model {codec.name} is not causal: it cannot play live", name)
         if reader.header.channels != 1:
             raise StreamInvalid(f"has {reader.header.channels} channels; `focal play` plays "
                                 "mono streams (use `focal decode`)", name)
-        if live:
+        if live and codec is not ready:
             from focalcli.live.streamer import warm_up
 
             warm_up(codec)
@@ -96,6 +102,30 @@ def play(
         reporter.detail(line)
     else:
         reporter.note(line)
+
+
+def _prepare_live(codecs: Any, output: str | None) -> Any:
+    """Before a live stream's header arrives: load and warm up the model it most likely uses
+    (--model, FOCAL_MODEL or the bundled one) and start the sound system, so that no backlog
+    builds up while the sender is already streaming. None if that model cannot be loaded."""
+    from focalcli.cli.errors import ModelProblem
+    from focalcli.live.streamer import warm_up
+
+    if output is None:
+        from focalcli.live.devices import DeviceError, sounddevice
+
+        try:
+            sounddevice()
+        except DeviceError:
+            pass  # reported when the speaker is opened
+    try:
+        codec = codecs.get()
+    except ModelProblem:
+        return None
+    if not codec.causal:
+        return None
+    warm_up(codec)
+    return codec
 
 
 def _output_format(output: str | None) -> str | None:
@@ -183,7 +213,11 @@ def _play(reader: Any, codec: Any, output: str | None, fmt: str | None, device: 
     pcm = parse_pcm_format("16")
 
     def run(sink: Any) -> Any:
-        player = Player(reader, codec, sink, buffer_ms=buffer_ms, network=network)
+        # A speaker cannot play faster than real time: a backlog at the start (audio far
+        # behind its schedule) is decoded but not played, so it does not become lasting latency.
+        behind = max(MAX_BEHIND_S, 2 * buffer_ms / 1000) if output is None else None
+        player = Player(reader, codec, sink, buffer_ms=buffer_ms, network=network,
+                        max_behind_s=behind)
         try:
             stats = player.play_live() if live else player.play_file()
         except FcsError as err:

@@ -44,6 +44,7 @@ class PlayStats:
     hold_s: per group (live), time from complete (or given up) to written, beyond decoding:
         the wait for its playout time, seconds.
     seconds: audio written, at the output rate.
+    skipped_s: audio decoded but not played because it was too far behind (live, speaker).
     """
 
     jitter: JitterStats
@@ -56,6 +57,7 @@ class PlayStats:
     buffer_ms: float = DEFAULT_BUFFER_MS
     device_underflows: int = 0
     device_latency_ms: float | None = None
+    skipped_s: float = 0.0
 
     @property
     def lost(self) -> int:
@@ -82,7 +84,8 @@ class PlayStats:
                 f"{decode}{rtf}{device}; packets: {self.jitter.received} received, "
                 f"{self.lost} lost, {self.jitter.late} late, {self.concealed_packets:.0f} "
                 f"concealed ({self.jitter.concealed_tokens / self.token_rate:.2f} s); "
-                f"buffer underruns: {underruns}")
+                f"buffer underruns: {underruns}"
+                + (f"; skipped {self.skipped_s:.2f} s behind schedule" if self.skipped_s else ""))
 
 
 class Player:
@@ -94,11 +97,15 @@ class Player:
         sink: where decoded audio goes, at ``codec.sample_rate_output``.
         buffer_ms: jitter buffer delay.
         network: loss and jitter to simulate on received packets.
+        max_behind_s: live only: until the first group is written, groups decoded this long
+            after they were due are skipped (a late join: for sinks that play in real time, a
+            backlog at the start would become lasting latency). None: everything is written.
     """
 
     def __init__(self, reader: FcsReader, codec: Any, sink: AudioSink,
                  buffer_ms: float = DEFAULT_BUFFER_MS,
-                 network: NetworkSimulation | None = None) -> None:
+                 network: NetworkSimulation | None = None,
+                 max_behind_s: float | None = None) -> None:
         from focalcli.engine import DecoderSession
 
         h = reader.header
@@ -115,6 +122,8 @@ class Player:
                                buffer_ms=buffer_ms)
         self._loss, self._jitter = (network or NetworkSimulation()).make()
         self._session = DecoderSession(codec)
+        self._max_behind_s = max_behind_s
+        self._played = False  # live: something was written already
         self._written = 0
 
     # --- shared pieces -------------------------------------------------------------------
@@ -176,7 +185,8 @@ class Player:
         cap = self._out_length()
         if cap is not None and self._written < cap:
             self._write(np.zeros((1, cap - self._written), dtype=np.float32))
-        self.stats.seconds = self._written / float(self.codec.sample_rate_output)
+        self.stats.seconds = (self._written / float(self.codec.sample_rate_output)
+                              - self.stats.skipped_s)
         self.stats.device_underflows = int(getattr(self.sink, "underflows", 0))
         return self.stats
 
@@ -277,8 +287,11 @@ class Player:
                         buf.add(start, toks, arrival)
                     if state["error"] is not None:
                         raise state["error"]
-                    if state["ended"] and not arrivals and buf.end_token is None \
-                            and now >= state["end_at"]:
+                    # The end marker tells the total at once; after a cut-off stream, wait
+                    # for the packets still in (simulated) flight before ending.
+                    if state["ended"] and buf.end_token is None and (
+                            self.reader.total_tokens is not None
+                            or (not arrivals and now >= state["end_at"])):
                         buf.end(self._end_tokens())
                     if buf.finished or (buf.end_token is not None and buf.anchor_s is None):
                         break
@@ -296,5 +309,11 @@ class Player:
             if wait > 0:
                 time.sleep(wait)
             self.stats.hold_s.append(max(0.0, clock() - ready_at - self.stats.decode_s[-1]))
+            if (self._max_behind_s is not None and not self._played
+                    and clock() - due > self._max_behind_s):
+                self.stats.skipped_s += sig.shape[1] / float(self.codec.sample_rate_output)
+                self._written += sig.shape[1]  # counted, so the length cap stays right
+                continue
             self._write(sig)
+            self._played = True
         return self._finish()

@@ -53,9 +53,12 @@ def test_realtime_paces_and_duration_stops(focal: Focal, speech_wav: Path) -> No
 
 def test_ctrl_c_ends_the_stream_with_a_valid_end_marker(focal: Focal, tmp_path: Path) -> None:
     sf.write(tmp_path / "long.wav", speechlike(16000, 20.0), 16000)
-    proc = focal.popen("stream", "-i", "long.wav", "--realtime", stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE)
-    time.sleep(3.0)  # the model loads, then about a second streams
+    proc = focal.popen("stream", "-i", "long.wav", "--realtime", "-v",
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stderr is not None
+    first = proc.stderr.readline()  # "focal: streaming ..." once the model is loaded
+    assert first.startswith(b"focal: streaming"), first
+    time.sleep(1.0)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err.decode()
