@@ -104,9 +104,12 @@ class SoundFileSource(AudioSource):
 
 def _sndfile_reason(err: Exception) -> str:
     text = str(err)
-    # "Error opening 'x.wav': Format not recognised." -> "Format not recognised"
-    if "': " in text:
-        text = text.split("': ", 1)[1]
+    # "Error opening 'x.wav': Format not recognised." -> "Format not recognised"; the same for
+    # streams, which soundfile names by their repr ("Error opening <_io.BytesIO ...>: ...").
+    for sep in ("': ", ">: "):
+        if sep in text:
+            text = text.split(sep, 1)[1]
+            break
     return text.strip().rstrip(".") or "unknown format"
 
 
