@@ -20,6 +20,9 @@ class LossConfig:
     mag: float = 1.0
     commit: float = 0.1
     balance: float = 0.1
+    balance_temperature: float = 0.1
+    group_entropy: float = 0.0
+    entropy_group: int = 4
     quant_ramp: tuple[int, int] = (0, 2000)
     fft_sizes: list[int] = field(default_factory=lambda: [256, 512, 1024, 2048])
     n_mels: list[int] = field(default_factory=lambda: [32, 64, 80, 128])
@@ -78,6 +81,7 @@ class TrainConfig:
     checkpoint_minutes: float = 5.0
     snapshot_every: int = 2000
     licence: str = "CC-BY-4.0"
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -16,6 +16,8 @@ import json
 import math
 import os
 import random
+import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ from focalcli.train.losses import (
     bit_balance_loss,
     code_usage,
     commitment_loss,
+    group_entropy_loss,
     quantize_ste,
 )
 
@@ -117,6 +120,7 @@ class Trainer:
         self.step = 0
         self.cpu_seconds = 0.0
         self.audio_seconds = 0.0
+        self.last_logs: dict[str, float] = {}
 
     # -- state -----------------------------------------------------------------------------------
     def _warm_start(self, source: str) -> None:
@@ -187,11 +191,16 @@ class Trainer:
         spec = self.spectral(y, clean)
         w = cfg.loss
         commit = commitment_loss(lats, codes)
-        balance = bit_balance_loss(lats)
+        balance = bit_balance_loss(lats, w.balance_temperature)
         loss = w.mel * spec["mel"] + w.sc * spec["sc"] + w.mag * spec["mag"]
         loss = loss + w.commit * commit + w.balance * balance
+        if w.group_entropy > 0:
+            ent = group_entropy_loss(lats, w.entropy_group, w.balance_temperature)
+            loss = loss + w.group_entropy * ent
         logs = {"loss": loss.item(), "mel": spec["mel"].item(), "sc": spec["sc"].item(),
                 "mag": spec["mag"].item(), "commit": commit.item(), "bal": balance.item()}
+        if w.group_entropy > 0:
+            logs["ent"] = ent.item()
         use_gan = self.disc is not None and self.step >= cfg.gan.start_step
         if use_gan:
             loss = loss + self._generator_gan(y, clean, logs)
@@ -251,10 +260,31 @@ class Trainer:
         target = cfg.steps if steps is None else steps
         last_ckpt = time.monotonic()
         t_log = time.monotonic()
-        n_log = 0
         acc: dict[str, float] = {}
         logs: dict[str, float] = {}
-        while self.step < target:
+        stop = {"requested": False}
+
+        def _request_stop(signum: int, _frame: object) -> None:
+            stop["requested"] = True
+
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGTERM, _request_stop)
+        try:
+            self._loop(target, stop, acc, logs, last_ckpt, t_log)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+        self.save()
+        return self.last_logs
+
+    def _loop(self, target: int, stop: dict[str, bool], acc: dict[str, float],
+              logs: dict[str, float], last_ckpt: float, t_log: float) -> None:
+        """Steps until ``target`` or a SIGTERM (then the caller saves a checkpoint)."""
+        cfg = self.cfg
+        n_log = 0
+        self.last_logs = logs
+        while self.step < target and not stop["requested"]:
             t0 = time.process_time()
             logs = self.train_step()
             self.cpu_seconds += time.process_time() - t0
@@ -275,8 +305,9 @@ class Trainer:
             if time.monotonic() - last_ckpt > 60 * cfg.checkpoint_minutes:
                 self.save()
                 last_ckpt = time.monotonic()
-        self.save()
-        return logs
+            self.last_logs = logs
+        if stop["requested"]:
+            self.log(f"SIGTERM: stopping at step {self.step}")
 
     @torch.no_grad()
     def code_stats(self, seconds: float = 20.0) -> tuple[int, float]:

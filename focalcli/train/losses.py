@@ -107,3 +107,26 @@ def code_usage(toks: Tensor, codebook_size: int) -> tuple[int, float]:
     counts = torch.bincount(toks.reshape(-1), minlength=codebook_size).float()
     p = counts[counts > 0] / counts.sum()
     return int((counts > 0).sum()), float(-(p * p.log2()).sum())
+
+
+def group_entropy_loss(lats: Tensor, group: int = 4, temperature: float = 1.0) -> Tensor:
+    """Negative normalised batch entropy of the codes of bit groups (0 = uniform usage).
+
+    Bits are split into consecutive groups of ``group`` bits (D must be divisible by it); per
+    frame, each group's code has the product-of-bits soft probability ``prod_j p_j`` with
+    ``p_j = sigmoid(2 * lat_j * sqrt(D) / temperature)``. The batch-average distribution over the
+    ``2**group`` codes of each group should be uniform: loss = 1 - mean_g H_g / group (in bits).
+    """
+    d = lats.shape[-1]
+    p = torch.sigmoid(2 * lats.reshape(-1, d) * math.sqrt(d) / temperature)  # (N, D) P(bit=1)
+    codes = torch.arange(2**group, device=lats.device)
+    bits = ((codes[:, None] >> torch.arange(group - 1, -1, -1, device=lats.device)) & 1).float()
+    ent = []
+    for g in range(d // group):
+        pg = p[:, g * group : (g + 1) * group]  # (N, g)
+        probs = torch.exp(torch.log(pg.clamp_min(1e-6)) @ bits.T
+                          + torch.log((1 - pg).clamp_min(1e-6)) @ (1 - bits).T)  # (N, 2**g)
+        avg = probs.mean(0)
+        avg = avg / avg.sum()
+        ent.append(-(avg * torch.log2(avg.clamp_min(1e-12))).sum() / group)
+    return 1 - torch.stack(ent).mean()

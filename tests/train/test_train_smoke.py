@@ -41,6 +41,7 @@ def _config() -> TrainConfig:
     cfg.loss.quant_ramp = (0, 6)
     cfg.loss.fft_sizes = [256, 512]
     cfg.loss.n_mels = [32, 64]
+    cfg.loss.group_entropy = 0.1
     cfg.log_every = 100
     return cfg
 
