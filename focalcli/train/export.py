@@ -57,10 +57,14 @@ def _card(codec: FocalCodec, state: dict[str, Any], name: str, extra: str) -> st
         "",
         "## Training",
         "",
-        f"- Joint end-to-end from scratch (no FocalCodec staged recipe), {state['step']:,} steps "
-        f"of {cfg['batch_size']} x {cfg['data']['crop_seconds']} s crops, "
-        f"{state['cpu_seconds'] / 60:.0f} CPU-process minutes on a 2-core machine "
-        f"({state.get('audio_seconds', 0) / 3600:.1f} h of audio seen), seed {cfg['seed']}.",
+        "- Joint end-to-end (all modules trained together; no FocalCodec staged recipe)"
+        + (f", warm-started from `{cfg['init_from']}`" if cfg.get("init_from") else
+           " from scratch")
+        + f": {state['step']:,} steps of {cfg['batch_size']} x {cfg['data']['crop_seconds']} s "
+        f"crops in this run, {state['cpu_seconds'] / 60:.0f} CPU-process minutes on a shared "
+        f"2-core machine ({state.get('audio_seconds', 0) / 3600:.1f} h of audio seen), "
+        f"seed {cfg['seed']}.",
+        *[f"- {note}" for note in cfg.get("notes", [])],
         f"- Losses: multi-resolution log-mel L1 + spectral convergence + log-magnitude L1 "
         f"(FFT {cfg['loss']['fft_sizes']}), BSQ commitment ({cfg['loss']['commit']}) and "
         f"bit-balance/decorrelation ({cfg['loss']['balance']}); quantisation ramped in over steps "
@@ -87,8 +91,56 @@ def _card(codec: FocalCodec, state: dict[str, Any], name: str, extra: str) -> st
     return "\n".join(lines)
 
 
+@torch.no_grad()
+def calibrate_level(codec: FocalCodec, data: dict[str, Any], seconds: float = 60.0,
+                    seed: int = 1) -> float:
+    """Make the decoded level match the input level; returns the applied gain in dB.
+
+    Codes ``seconds`` of training crops (RMS of output vs input, in dB, median over crops) and
+    folds the inverse gain into the decoder's output layer: for Vocos the log-magnitude bias
+    (the inverse FFT is linear), for WaveNeXt the head's weight and bias. Spectral log losses
+    leave a small overall level bias that this removes.
+    """
+    import numpy as np
+
+    from focalcli.train.data import CropSampler, DataConfig
+
+    cfg = DataConfig(**{k: tuple(v) if isinstance(v, list) and k.endswith("_db") else v
+                        for k, v in data.items()})
+    cfg.noise_prob = 0.0
+    sampler = CropSampler(cfg)
+    rng = np.random.default_rng(seed)
+    n = max(1, int(seconds / cfg.crop_seconds))
+    clean, _ = sampler.batch(rng, n)
+    toks, _ = codec.sig_to_toks(clean)
+    out, _ = codec.toks_to_sig(toks)
+    m = min(out.shape[1], clean.shape[1])
+    ratio = out[:, :m].pow(2).mean(1).sqrt() / clean[:, :m].pow(2).mean(1).sqrt()
+    gain_db = -float(20 * torch.log10(ratio).median())
+    gain = 10 ** (gain_db / 20)
+    head = codec.decoder.head
+    proj: torch.nn.Linear = head.proj  # type: ignore[assignment]
+    if hasattr(head, "n_fft"):
+        bins = proj.out_features // 2
+        proj.bias[:bins] += float(np.log(gain))
+    else:
+        proj.weight.mul_(gain)
+        proj.bias.mul_(gain)
+    return gain_db
+
+
+def _read_extra(card_extra: str | Path | None) -> str:
+    """Markdown text from a file path, or the string itself."""
+    if not card_extra:
+        return ""
+    text = str(card_extra)
+    if "\n" not in text and len(text) < 1000 and Path(text).is_file():
+        return Path(text).read_text()
+    return text
+
+
 def export_model(checkpoint: str | Path, out_dir: str | Path, name: str = "focal-small",
-                 card_extra: str | Path | None = None) -> Path:
+                 card_extra: str | Path | None = None, calibrate: bool = False) -> Path:
     """Write ``out_dir/{config.json, model.safetensors, MODEL_CARD.md}`` from a checkpoint.
 
     ``card_extra``: markdown (or a path to a markdown file) appended to the model card, e.g. the
@@ -100,15 +152,17 @@ def export_model(checkpoint: str | Path, out_dir: str | Path, name: str = "focal
     config = state["config"]["model"]
     codec = FocalCodec(config)
     codec.load_state_dict(state["model"])
+    codec.eval()
+    extra = _read_extra(card_extra)
+    if calibrate:
+        gain_db = calibrate_level(codec, state["config"]["data"])
+        extra = (f"Output level calibrated at export: {gain_db:+.1f} dB folded into the "
+                 f"decoder head (decoded level = input level).\n\n{extra}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     tensors = {k: v.detach().float().contiguous() for k, v in codec.state_dict().items()}
     save_file(tensors, str(out / "model.safetensors"),
               metadata={"step": str(state["step"]), "name": name})
-    extra = ""
-    if card_extra:
-        p = Path(card_extra)
-        extra = p.read_text() if p.is_file() else str(card_extra)
     (out / "MODEL_CARD.md").write_text(_card(codec, state, name, extra))
     return out
