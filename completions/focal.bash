@@ -62,7 +62,13 @@ _focal() {
             if [[ $cmd == stream ]]; then _focal_files 'fcs'; else _focal_files '@(wav|flac|raw)'; fi
             return ;;
         --loss-model) COMPREPLY=($(compgen -W "random bursty" -- "$cur")); return ;;
+        --run-dir)
+            compopt -o filenames 2>/dev/null
+            COMPREPLY=($(compgen -d -- "$cur")); return ;;
+        --card-extra)
+            _focal_files '@(md|markdown)'; return ;;
         -D|--device|--duration|--simulate-loss|--simulate-jitter|--buffer-ms|--seed) return ;;
+        --run|--steps|--name) return ;;
         -c|--channels|-j|--jobs|--threads|--packet-ms) return ;;
     esac
 
@@ -72,7 +78,7 @@ _focal() {
             if [[ $cur == -* ]]; then
                 COMPREPLY=($(compgen -W "--quiet -q --verbose -v --version -V --help -h" -- "$cur"))
             else
-                COMPREPLY=($(compgen -W "encode decode info stream play devices models" -- "$cur"))
+                COMPREPLY=($(compgen -W "encode decode info stream play devices models train export-model" -- "$cur"))
             fi
             return ;;
         encode)
@@ -101,6 +107,16 @@ _focal() {
         devices)
             opts="--json --quiet -q --verbose -v --help -h"
             COMPREPLY=($(compgen -W "$opts" -- "$cur")) ;;
+        train)
+            opts="--run --run-dir --steps --fresh --threads --quiet -q --verbose -v --help -h"
+            if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+            else _focal_files 'json'
+            fi ;;
+        export-model)
+            opts="--name --card-extra --calibrate-level --force -f --quiet -q --verbose -v --help -h"
+            if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+            else _focal_files 'pt'
+            fi ;;
         models)
             case $sub in
                 pull)

@@ -2,7 +2,7 @@
 # Install: copy to ~/.config/fish/completions/focal.fish (or /usr/share/fish/vendor_completions.d).
 # Kept in step with `focal --help` by tests/cli/test_docs_sync.py.
 
-set -l commands encode decode info stream play devices models
+set -l commands encode decode info stream play devices models train export-model
 set -l models focal-small focalcodec_50hz_2k_causal focalcodec_50hz_4k_causal focalcodec_50hz_65k_causal focalcodec_50hz focalcodec_25hz focalcodec_12_5hz
 set -l fields file format_version model model_hash channels duration num_samples sample_rate_input sample_rate_output source_sample_rate source_samples token_rate bits_per_token payload_bitrate bitrate packet_tokens packet_ms packets tokens bytes header_bytes overhead_bytes overhead_percent integrity damaged lost_seconds complete metadata verified
 
@@ -20,6 +20,8 @@ complete -c focal -n "not __fish_seen_subcommand_from $commands" -a stream -d 'S
 complete -c focal -n "not __fish_seen_subcommand_from $commands" -a play -d 'Play an .fcs file or live stream'
 complete -c focal -n "not __fish_seen_subcommand_from $commands" -a devices -d 'List the sound devices'
 complete -c focal -n "not __fish_seen_subcommand_from $commands" -a models -d 'List the bundled and official models, or pull one'
+complete -c focal -n "not __fish_seen_subcommand_from $commands" -a train -d 'Train a codec from a config, or resume its run'
+complete -c focal -n "not __fish_seen_subcommand_from $commands" -a export-model -d 'Export a training checkpoint as a model folder'
 
 # options of every command
 for cmd in $commands
@@ -98,3 +100,18 @@ complete -c focal -n "__fish_seen_subcommand_from devices" -l json -d 'Print a J
 complete -c focal -n "__fish_seen_subcommand_from models; and not __fish_seen_subcommand_from pull" -l json -d 'Print a JSON list'
 complete -c focal -n "__fish_seen_subcommand_from models; and not __fish_seen_subcommand_from pull" -a pull -d 'Download an official model'
 complete -c focal -n "__fish_seen_subcommand_from pull" -a "$models" -d 'Model'
+
+# train
+complete -c focal -n "__fish_seen_subcommand_from train" -F
+complete -c focal -n "__fish_seen_subcommand_from train" -l run -x -d 'Run name (folder under ~/.cache/focal/train)'
+complete -c focal -n "__fish_seen_subcommand_from train" -l run-dir -r -a '(__fish_complete_directories)' -d 'Checkpoint folder'
+complete -c focal -n "__fish_seen_subcommand_from train" -l steps -x -d 'Stop after N steps in total'
+complete -c focal -n "__fish_seen_subcommand_from train" -l fresh -d 'Start again instead of resuming'
+complete -c focal -n "__fish_seen_subcommand_from train" -l threads -x -d 'torch threads'
+
+# export-model
+complete -c focal -n "__fish_seen_subcommand_from export-model" -F
+complete -c focal -n "__fish_seen_subcommand_from export-model" -l name -x -d 'Model name in the card'
+complete -c focal -n "__fish_seen_subcommand_from export-model" -l card-extra -r -F -d 'Markdown appended to the model card'
+complete -c focal -n "__fish_seen_subcommand_from export-model" -l calibrate-level -d 'Decoded level = input level'
+complete -c focal -n "__fish_seen_subcommand_from export-model" -s f -l force -d 'Replace the model files in an existing folder'

@@ -20,6 +20,7 @@ from focalcli.cli import (
     models_cmd,
     play_cmd,
     stream_cmd,
+    train_cmd,
 )
 from focalcli.cli.errors import EXIT_STATUS_TABLE
 from focalcli.cli.options import Quiet, Verbose
@@ -77,3 +78,5 @@ app.command("stream")(stream_cmd.stream)
 app.command("play")(play_cmd.play)
 app.command("devices")(devices_cmd.devices)
 app.add_typer(models_cmd.app, name="models")
+app.command("train", no_args_is_help=True)(train_cmd.train)
+app.command("export-model", no_args_is_help=True)(train_cmd.export_model)

@@ -51,7 +51,8 @@ OPTION_RE = re.compile(r"(?<![\w-])(--?[A-Za-z][\w-]*)")
 
 def test_command_tree_is_what_we_document() -> None:
     assert set(OPTIONS) == {(), ("encode",), ("decode",), ("info",), ("stream",), ("play",),
-                            ("devices",), ("models",), ("models", "pull")}
+                            ("devices",), ("models",), ("models", "pull"), ("train",),
+                            ("export-model",)}
 
 
 @pytest.mark.parametrize("path", sorted(OPTIONS), ids=lambda p: " ".join(p) or "focal")
@@ -71,9 +72,9 @@ def man_sections() -> dict[Path_, str]:
     for title, body in zip(parts[1::2], parts[2::2], strict=True):
         if title.startswith(".SH GLOBAL OPTIONS"):
             sections[()] = body
-        m = re.match(r'\.SS "focal ((?:[a-z]+ ?)+)', title)
+        m = re.match(r'\.SS "focal ((?:[a-z][a-z\\-]* ?)+)', title)
         if m:
-            sections[tuple(m.group(1).split())] = body
+            sections[tuple(m.group(1).replace("\\-", "-").split())] = body
     return sections
 
 
@@ -123,7 +124,8 @@ def bash_options() -> dict[Path_, set[str]]:
                   r'\s+COMPREPLY=\(\$\(compgen -W "([^"]+)"', text)
     assert m, "no global option list in focal.bash"
     out[()] = set(m.group(1).split())
-    for cmd in ("encode", "decode", "info", "stream", "play", "devices"):
+    for cmd in ("encode", "decode", "info", "stream", "play", "devices", "train",
+                "export-model"):
         m = re.search(rf'^\s+{cmd}\)\n\s+opts="([^"]+)"', text, flags=re.M)
         assert m, f"no option list for {cmd} in focal.bash"
         out[(cmd,)] = set(m.group(1).split())
@@ -160,6 +162,8 @@ def zsh_options() -> dict[Path_, set[str]]:
         ("stream",): opts(body("_focal_stream")),
         ("play",): opts(body("_focal_play")),
         ("devices",): opts(body("_focal_devices")),
+        ("train",): opts(body("_focal_train")),
+        ("export-model",): opts(body("_focal_export_model")),
         ("models",): opts(body("_focal_models_cmd").split("'1: :->sub'", 1)[0]),
         ("models", "pull"): opts(pull_part),
     }
@@ -172,7 +176,8 @@ def fish_options() -> dict[Path_, set[str]]:
         line = raw.strip()
         if line.startswith("for cmd in "):
             words = line.split()[3:]
-            loop = ["encode", "decode", "info", "models"] if words == ["$commands"] else words
+            loop = (["encode", "decode", "info", "models", "train", "export-model"]
+                    if words == ["$commands"] else words)
             continue
         if line == "end":
             loop = []
@@ -192,7 +197,7 @@ def fish_options() -> dict[Path_, set[str]]:
         elif "__fish_seen_subcommand_from pull" in line:
             targets = [("models", "pull")]
         else:
-            m = re.search(r"__fish_seen_subcommand_from (\w+)", line)
+            m = re.search(r"__fish_seen_subcommand_from ([\w-]+)", line)
             assert m, line
             targets = [(m.group(1),)]
         for target in targets:
@@ -213,5 +218,6 @@ def test_completions_list_exactly_the_options(shell: str) -> None:
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
 def test_completions_offer_every_command(shell: str) -> None:
     text = {"bash": BASH, "zsh": ZSH, "fish": FISH}[shell].read_text()
-    for name in ("encode", "decode", "info", "stream", "play", "devices", "models", "pull"):
+    for name in ("encode", "decode", "info", "stream", "play", "devices", "models", "pull",
+                 "train", "export-model"):
         assert name in text
