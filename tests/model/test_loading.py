@@ -107,7 +107,8 @@ try:
 except ModelLoadError as e:
     print("ERROR", e)
 else:
-    present = [m.info.name for m in list_models() if m.present_locally]
+    present = [m.info.name for m in list_models()
+               if m.present_locally and m.info.kind == "official"]
     print("OK", codec.name, codec.weights_hash, ",".join(present))
 """
 
