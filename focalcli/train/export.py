@@ -105,8 +105,9 @@ def calibrate_level(codec: FocalCodec, data: dict[str, Any], seconds: float = 60
 
     from focalcli.train.data import CropSampler, DataConfig
 
-    cfg = DataConfig(**{k: tuple(v) if isinstance(v, list) and k.endswith("_db") else v
-                        for k, v in data.items()})
+    fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) and k.endswith("_db") else v
+                              for k, v in data.items()}
+    cfg = DataConfig(**fields)
     cfg.noise_prob = 0.0
     sampler = CropSampler(cfg)
     rng = np.random.default_rng(seed)
@@ -119,7 +120,7 @@ def calibrate_level(codec: FocalCodec, data: dict[str, Any], seconds: float = 60
     gain_db = -float(20 * torch.log10(ratio).median())
     gain = 10 ** (gain_db / 20)
     head = codec.decoder.head
-    proj: torch.nn.Linear = head.proj  # type: ignore[assignment]
+    proj: torch.nn.Linear = head.proj
     if hasattr(head, "n_fft"):
         bins = proj.out_features // 2
         proj.bias[:bins] += float(np.log(gain))
