@@ -74,7 +74,8 @@ def _card(codec: FocalCodec, state: dict[str, Any], name: str, extra: str) -> st
         f"warm-up {cfg['optim']['warmup_steps']}, cosine to x{cfg['optim']['min_lr_ratio']}.",
         "- Data: train split of the shared speech manifest (dev speakers held out), silence "
         "trimmed, random crops, random level -32..-16 dBFS, light white noise on 20 % of inputs.",
-        "- Training config: `focalcli/train/configs/focal-small.json`.",
+        f"- Training config: `focalcli/train/configs/{cfg['name']}.json` (the table below lists "
+        "every stage).",
         "",
         "## Data and attributions",
         "",
