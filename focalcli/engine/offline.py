@@ -16,7 +16,13 @@ BLOCK_SECONDS = 10.0
 
 
 def default_threads() -> int:
-    """``$FOCAL_THREADS`` or 1: one thread measured fastest per stream on 2-core machines."""
+    """``$FOCAL_THREADS`` or 1.
+
+    Measured on 2 cores (bench/bench_model.py): when the cores are shared (``stream | play``,
+    ``-j 2``, other work) one thread per process is fastest, and two threads collapse (4k model:
+    41 s per audio second instead of 2.6); alone on an idle machine, the 4k model streams 2x
+    faster with two threads (1.29 s/s), the bundled model barely gains (5.3 vs 6.3 ms per chunk).
+    """
     return max(1, int(os.environ.get("FOCAL_THREADS", "1")))
 
 
