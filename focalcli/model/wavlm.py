@@ -1,9 +1,14 @@
 """WavLM encoder: 16 kHz waveform -> 50 Hz features, causal (chunked attention) or bidirectional.
 
-Streaming state of the causal encoder (``WavLMState``): one context tensor per causal convolution
-(7 feature-extractor blocks and the positional convolution) and, per transformer layer, the keys
-and values of the last ``window_size - chunk_frames`` frames. Its size is bounded: nothing grows
-with the length of the stream.
+The front end is WavLM's strided convolution stack (``frontend="conv"``, the reference) or, for
+small models trained on little data, a fixed causal log-mel analysis (``frontend="logmel"``) that
+spares the network learning a filterbank from raw samples.
+
+Streaming state of the causal encoder (``WavLMState``): one context tensor per causal front-end
+stage (7 convolution blocks, or the log-mel analysis window) plus one for the positional
+convolution and, per transformer layer, the keys and values of the last
+``window_size - chunk_frames`` frames. Its size is bounded: nothing grows with the length of the
+stream.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from focalcli.model.layers import FeedForward, causal_pad, channels_last_norm
+from focalcli.model.layers import FeedForward, causal_pad, channels_last_norm, mel_filterbank
 
 SAMPLE_RATE = 16000
 
@@ -24,7 +29,7 @@ SAMPLE_RATE = 16000
 class WavLMState:
     """Streaming state.
 
-    conv_ctx: one context (B, C, k-1) per causal convolution (feature extractor, positional).
+    conv_ctx: one context per causal front-end stage (B, C, k-1), then the positional one.
     keys, values: per transformer layer (B, H, S, head_dim), S <= window_size - chunk_frames.
     """
 
@@ -67,6 +72,62 @@ class FeatureExtractor(nn.Module):
             ConvBlock(dims[i], dims[i + 1], k, s, causal)
             for i, (k, s) in enumerate(zip(kernel_sizes, strides, strict=True))
         )
+        self.output_dim = dims[-1]
+        self.downsample_factor = math.prod(strides)
+
+    def forward(self, x: Tensor, ctxs: Sequence[Tensor | None] | None = None
+                ) -> tuple[Tensor, list[Tensor | None]]:
+        """x: (B, 1, N) -> ``(frames (B, C, ceil(N / factor)), one context per block)``."""
+        new_ctxs: list[Tensor | None] = []
+        for i, layer in enumerate(self.layers):
+            x, ctx = layer(x, ctxs[i] if ctxs else None)
+            new_ctxs.append(ctx)
+        return x, new_ctxs
+
+
+class LogMelFrontEnd(nn.Module):
+    """Causal log-mel analysis: (B, 1, N) samples -> (B, stack * n_mels, ceil(N / (hop * stack))).
+
+    Sub-frame ``j`` is the Hann-windowed ``n_fft`` samples ending at sample ``(j + 1) * hop``
+    (zeros before the start of the stream), so no sample after a frame's end is used; ``stack``
+    consecutive sub-frames are concatenated into one frame. The input is zero-padded at the end to
+    a multiple of ``hop * stack``. The filters and window are fixed, so it has no weights.
+
+    State: the last ``n_fft - hop`` input samples, (B, 1, n_fft - hop).
+    """
+
+    # log-mel of speech at -40 to -10 dBFS lies roughly in [-11, 2]; this maps it near [-1, 1]
+    LOG_OFFSET = 5.0
+    LOG_SCALE = 5.0
+    window: Tensor
+    filters: Tensor
+
+    def __init__(self, n_mels: int, n_fft: int, hop_length: int, stack: int,
+                 sample_rate: int) -> None:
+        super().__init__()
+        if not 0 < hop_length <= n_fft:
+            raise ValueError(f"mel hop_length must be in 1..n_fft, got {hop_length}")
+        self.n_fft = n_fft
+        self.hop_length = hop_length
+        self.stack = stack
+        self.output_dim = stack * n_mels
+        self.downsample_factor = hop_length * stack
+        self.register_buffer("window", torch.hann_window(n_fft, periodic=False), persistent=False)
+        self.register_buffer("filters", mel_filterbank(n_fft, n_mels, sample_rate).T,
+                             persistent=False)
+
+    def forward(self, x: Tensor, ctxs: Sequence[Tensor | None] | None = None
+                ) -> tuple[Tensor, list[Tensor | None]]:
+        pad_end = -x.shape[-1] % self.downsample_factor
+        if pad_end:
+            x = nn.functional.pad(x, (0, pad_end))
+        x, ctx = causal_pad(x, ctxs[0] if ctxs else None, self.n_fft - self.hop_length,
+                            mode="constant")
+        frames = x[:, 0].unfold(-1, self.n_fft, self.hop_length)  # (B, N / hop, n_fft)
+        mags = torch.fft.rfft(frames * self.window).abs()
+        logmel = (torch.log(mags @ self.filters + 1e-5) + self.LOG_OFFSET) / self.LOG_SCALE
+        B, S, M = logmel.shape
+        return logmel.reshape(B, S // self.stack, self.stack * M).transpose(1, 2), [ctx]
 
 
 class ConvPositionalEmbedding(nn.Module):
@@ -211,6 +272,10 @@ class WavLM(nn.Module):
         window_size: int = 512,
         lookahead_size: int = 3,
         use_flex_attention: bool = False,
+        frontend: str = "conv",
+        n_mels: int = 80,
+        n_fft: int = 400,
+        hop_length: int = 160,
     ) -> None:
         super().__init__()
         # max_cached_steps and use_flex_attention only tune the reference's speed; the bias is
@@ -221,11 +286,23 @@ class WavLM(nn.Module):
         self.window_size = window_size
         self.chunk_frames = 1 + lookahead_size
         self.sample_rate = SAMPLE_RATE
-        self.downsample_factor = math.prod(strides)
+        self.feature_extractor: FeatureExtractor | LogMelFrontEnd
+        self.norm: nn.Module
+        if frontend == "conv":
+            self.feature_extractor = FeatureExtractor(hidden_dims, kernel_sizes, strides, causal)
+            self.norm = nn.LayerNorm(hidden_dims[-1])
+        elif frontend == "logmel":
+            # hidden_dims, kernel_sizes and strides are unused; 2 sub-frames make one 50 Hz frame.
+            # A per-frame LayerNorm would erase the level, so the fixed scaling stands in for it.
+            if not causal:
+                raise ValueError("frontend 'logmel' is only implemented for causal encoders")
+            self.feature_extractor = LogMelFrontEnd(n_mels, n_fft, hop_length, 2, SAMPLE_RATE)
+            self.norm = nn.Identity()
+        else:
+            raise ValueError(f"frontend must be 'conv' or 'logmel', got {frontend!r}")
+        self.downsample_factor = self.feature_extractor.downsample_factor
         self.chunk_size = self.downsample_factor * self.chunk_frames
-        self.feature_extractor = FeatureExtractor(hidden_dims, kernel_sizes, strides, causal)
-        self.norm = nn.LayerNorm(hidden_dims[-1])
-        self.feature_proj = nn.Linear(hidden_dims[-1], dim)
+        self.feature_proj = nn.Linear(self.feature_extractor.output_dim, dim)
         self.dropout = nn.Dropout(dropout)
         self.encoder = TransformerEncoder(num_layers, dim, ffn_dim, num_heads, num_buckets,
                                           max_distance, dropout, conv_pos, conv_pos_groups, causal)
@@ -242,11 +319,8 @@ class WavLM(nn.Module):
         Returns:
             ``(feats (B, ceil(N / 320), dim), new_state)``; the state is None when not causal.
         """
-        x = sig[:, None, :]
-        conv_ctx: list[Tensor | None] = []
-        for i, layer in enumerate(self.feature_extractor.layers):
-            x, ctx = layer(x, state.conv_ctx[i] if state else None)
-            conv_ctx.append(ctx)
+        front_ctx = state.conv_ctx[:-1] if state else None
+        x, conv_ctx = self.feature_extractor(sig[:, None, :], front_ctx)
         x = self.dropout(self.feature_proj(self.norm(x.transpose(1, 2))))
         enc = self.encoder
         pos, ctx = enc.positional_embedding(x.transpose(1, 2),

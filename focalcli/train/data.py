@@ -83,9 +83,10 @@ def list_files(cfg: DataConfig) -> list[tuple[Path, str]]:
                 if row["split"] == cfg.split:
                     files.append((root / row["path"], source_of(row["path"], row["corpus"])))
     for folder in cfg.folders:
-        for p in sorted(Path(folder).rglob("*")):
+        top = Path(folder).expanduser()
+        for p in sorted(top.rglob("*")):
             if p.suffix.lower() in AUDIO_EXTS:
-                files.append((p, Path(folder).name))
+                files.append((p, top.name))
     if cfg.max_files is not None:
         files = files[: cfg.max_files]
     return files

@@ -23,6 +23,13 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     return state
 
 
+def _front_end(enc: dict[str, Any]) -> str:
+    if enc.get("frontend", "conv") == "logmel":
+        return (f"causal log-mel front end ({enc.get('n_mels', 80)} bands, {enc.get('n_fft', 400)}"
+                f"-sample Hann window, hop {enc.get('hop_length', 160)}, 2 sub-frames per frame)")
+    return f"WavLM-style causal conv front end (dims {enc['hidden_dims']})"
+
+
 def _card(codec: FocalCodec, state: dict[str, Any], name: str, extra: str) -> str:
     cfg = state["config"]
     params = codec.num_parameters()
@@ -44,9 +51,8 @@ def _card(codec: FocalCodec, state: dict[str, Any], name: str, extra: str) -> st
         f"{codec.bitrate_kbps:g} kbps), output {codec.sample_rate_output} Hz.",
         f"- Causal everywhere; chunk {codec.chunk_size} samples = algorithmic latency "
         f"{codec.latency_ms:g} ms.",
-        f"- Encoder: WavLM-style causal conv front end (dims {enc['hidden_dims']}) + "
-        f"{enc['num_layers']} chunked-attention transformer layers (dim {enc['dim']}, "
-        f"window {enc['window_size']} frames).",
+        f"- Encoder: {_front_end(enc)} + {enc['num_layers']} chunked-attention transformer "
+        f"layers (dim {enc['dim']}, window {enc['window_size']} frames).",
         "- Compressor: FocalEncoder (focal modulation) -> L2-normalised latents; quantiser: "
         "binary spherical quantiser (BSQ).",
         "- Decompressor: FocalDecoder with chunk refiner; decoder: "

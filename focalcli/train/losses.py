@@ -13,27 +13,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-
-def mel_filterbank(n_fft: int, n_mels: int, sample_rate: int, fmin: float = 0.0,
-                   fmax: float | None = None) -> Tensor:
-    """Slaney-style triangular mel filters (HTK mel scale), shape (n_mels, n_fft // 2 + 1)."""
-    fmax = fmax or sample_rate / 2
-
-    def hz_to_mel(f: Tensor) -> Tensor:
-        return 2595.0 * torch.log10(1.0 + f / 700.0)
-
-    def mel_to_hz(m: Tensor) -> Tensor:
-        return 700.0 * (10 ** (m / 2595.0) - 1.0)
-
-    freqs = torch.linspace(0, sample_rate / 2, n_fft // 2 + 1)
-    mels = torch.linspace(float(hz_to_mel(torch.tensor(fmin))),
-                          float(hz_to_mel(torch.tensor(fmax))), n_mels + 2)
-    hz = mel_to_hz(mels)
-    lower, center, upper = hz[:-2, None], hz[1:-1, None], hz[2:, None]
-    up = (freqs[None] - lower) / (center - lower)
-    down = (upper - freqs[None]) / (upper - center)
-    fb = torch.clamp(torch.minimum(up, down), min=0.0)
-    return fb * (2.0 / (upper - lower))  # area normalisation
+from focalcli.model.layers import mel_filterbank
 
 
 class MultiResolutionSpectralLoss(nn.Module):

@@ -1,5 +1,7 @@
 """Streaming equals offline whatever the piece sizes; state stays bounded."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -8,12 +10,16 @@ from hypothesis import strategies as st
 
 from focalcli.engine import DecoderSession, EncoderSession, decode_tokens, encode_signal
 from focalcli.model import load_codec
-from focalcli.model.testing import save_tiny_model
+from focalcli.model.testing import TINY_CONFIG, save_tiny_model
 
 
-@pytest.fixture(scope="module")
-def codec(tmp_path_factory):
-    return load_codec(str(save_tiny_model(tmp_path_factory.mktemp("m"), seed=1)))
+@pytest.fixture(scope="module", params=["conv", "logmel"])
+def codec(request, tmp_path_factory):
+    """The tiny model with each encoder front end."""
+    config = copy.deepcopy(TINY_CONFIG)
+    config["encoder_config"]["frontend"] = request.param
+    folder = save_tiny_model(tmp_path_factory.mktemp("m"), seed=1, config=config)
+    return load_codec(str(folder))
 
 
 @pytest.fixture(scope="module")
