@@ -175,7 +175,7 @@ def _checkpoint_step(path: Path) -> int | None:
     import torch
 
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
         return int(state["step"])
     except Exception:  # noqa: BLE001 - only used to tell a finished run from a stopped one
         return None
@@ -261,7 +261,7 @@ def _check_checkpoint(checkpoint: Path) -> Path:
             raise InputProblem("no last.pt in this run folder", str(checkpoint))
         raise InputProblem("no such file", str(checkpoint))
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except OSError as err:
         raise InputProblem(f"cannot read: {describe_os_error(err)}", str(path)) from None
     except Exception as err:  # noqa: BLE001 - pickle/zip errors of a file that is not one

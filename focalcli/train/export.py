@@ -19,7 +19,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     if p.is_dir():
         p = p / "last.pt"
-    state: dict[str, Any] = torch.load(p, map_location="cpu", weights_only=False)
+    state: dict[str, Any] = torch.load(p, map_location="cpu", weights_only=True)
     return state
 
 

@@ -174,7 +174,7 @@ class Trainer:
         path = self.run_dir / "last.pt"
         if not path.is_file():
             return False
-        self.load_state_dict(torch.load(path, map_location="cpu", weights_only=False))
+        self.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
         self.log(f"resumed {path} at step {self.step}")
         return True
 

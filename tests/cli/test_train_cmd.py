@@ -109,6 +109,22 @@ def test_export_errors(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
+class _Payload:
+    """Unpickling this runs a command: a checkpoint must never be unpickled."""
+
+    def __reduce__(self) -> tuple:
+        return (os.system, ("touch pwned",))
+
+
+def test_export_never_unpickles_a_checkpoint(tmp_path: Path) -> None:
+    import torch
+
+    torch.save({"config": {}, "model": {}, "step": 1, "x": _Payload()}, tmp_path / "evil.pt")
+    assert "not a focal training checkpoint" in one_error(
+        focal("export-model", "evil.pt", "out", cwd=tmp_path, expect=3))
+    assert not (tmp_path / "pwned").exists()
+
+
 def test_train_two_steps_resume_and_export(tmp_path: Path, tiny_config: Path) -> None:
     proc = focal("train", tiny_config, "--run-dir", "run", "--steps", "2", "--threads", "1",
                  cwd=tmp_path, expect=0)
@@ -122,7 +138,7 @@ def test_train_two_steps_resume_and_export(tmp_path: Path, tiny_config: Path) ->
     assert proc.stderr == "" and proc.stdout.strip() == "run/last.pt"
     import torch
 
-    assert torch.load(last, map_location="cpu", weights_only=False)["step"] == 3  # resumed
+    assert torch.load(last, map_location="cpu", weights_only=True)["step"] == 3  # resumed
 
     proc = focal("export-model", "run", "model", cwd=tmp_path, expect=0)
     assert proc.stdout.strip() == "model"
@@ -157,5 +173,5 @@ def test_ctrl_c_stops_with_a_checkpoint(tmp_path: Path, tiny_config: Path) -> No
     import torch
 
     step = torch.load(tmp_path / "run" / "last.pt", map_location="cpu",
-                      weights_only=False)["step"]
+                      weights_only=True)["step"]
     assert 1 <= step < 100000
