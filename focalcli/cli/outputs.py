@@ -61,15 +61,25 @@ def atomic_path(path: Path, force: bool) -> Iterator[Path]:
     The block writes the temporary file (any way it likes); then it is fsync'ed and renamed.
     Parent folders are created. Without `force` an existing `path` is never replaced, even if
     it appears while we write (the final step is a hard link, which cannot clobber). On any
-    exception (including KeyboardInterrupt and SystemExit) the temporary file is removed.
+    exception (including KeyboardInterrupt and SystemExit) the temporary file is removed, and so
+    are the parent folders it created if they are still empty.
     """
     check_writable(path, force)
     folder = path.parent
+    created = [p for p in (folder, *folder.parents) if not p.exists()]  # deepest first
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
+        for attempt in range(2):
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part",
+                                                dir=folder)
+                break
+            except FileNotFoundError:  # a parallel job removed the folder it had just made
+                if attempt:
+                    raise
         os.close(fd)
     except OSError as err:
+        _remove_empty(created)
         raise OutputProblem(f"cannot write: {describe_os_error(err)}", str(path)) from err
     tmp = Path(tmp_name)
     done = False
@@ -94,6 +104,16 @@ def atomic_path(path: Path, force: bool) -> Iterator[Path]:
                 tmp.unlink()
             except OSError:
                 pass
+            _remove_empty(created)
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove the folders this output created (deepest first) while they are empty."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 @contextmanager

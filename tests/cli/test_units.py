@@ -87,6 +87,21 @@ def test_atomic_file_success_failure_and_no_clobber(tmp_path: Path) -> None:
     assert target.read_bytes() == b"new"
 
 
+def test_failed_output_removes_the_folders_it_created(tmp_path: Path) -> None:
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(RuntimeError):
+        with atomic_file(tmp_path / "kept" / "new" / "deeper" / "out.bin", force=False) as fh:
+            fh.write(b"partial")
+            raise RuntimeError("boom")
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["kept"]
+    # a folder that another output has filled meanwhile stays
+    with pytest.raises(RuntimeError):
+        with atomic_file(tmp_path / "shared" / "a.bin", force=False) as fh:
+            (tmp_path / "shared" / "b.bin").write_bytes(b"other job")
+            raise RuntimeError("boom")
+    assert (tmp_path / "shared" / "b.bin").exists()
+
+
 def test_atomic_file_refuses_its_input_and_folders(tmp_path: Path) -> None:
     from focalcli.cli.outputs import check_writable
 
