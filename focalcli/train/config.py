@@ -13,11 +13,15 @@ from focalcli.train.data import DataConfig
 
 @dataclass
 class LossConfig:
-    """Loss weights; ``quant_ramp`` = (start, end) steps over which quantisation is blended in."""
+    """Loss weights; ``quant_ramp`` = (start, end) steps over which quantisation is blended in.
+
+    ``mel``, ``sc``, ``mag``: spectral terms; ``wave``: relative waveform L1 (phase-aware).
+    """
 
     mel: float = 1.0
     sc: float = 1.0
     mag: float = 1.0
+    wave: float = 0.0
     commit: float = 0.1
     balance: float = 0.1
     balance_temperature: float = 0.1

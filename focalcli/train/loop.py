@@ -36,6 +36,7 @@ from focalcli.train.losses import (
     commitment_loss,
     group_entropy_loss,
     quantize_ste,
+    waveform_loss,
 )
 
 
@@ -197,10 +198,15 @@ class Trainer:
         if w.group_entropy > 0:
             ent = group_entropy_loss(lats, w.entropy_group, w.balance_temperature)
             loss = loss + w.group_entropy * ent
+        if w.wave > 0:
+            wave = waveform_loss(y, clean)
+            loss = loss + w.wave * wave
         logs = {"loss": loss.item(), "mel": spec["mel"].item(), "sc": spec["sc"].item(),
                 "mag": spec["mag"].item(), "commit": commit.item(), "bal": balance.item()}
         if w.group_entropy > 0:
             logs["ent"] = ent.item()
+        if w.wave > 0:
+            logs["wave"] = wave.item()
         use_gan = self.disc is not None and self.step >= cfg.gan.start_step
         if use_gan:
             loss = loss + self._generator_gan(y, clean, logs)

@@ -93,15 +93,40 @@ def test_export_loads(tmp_path: Path) -> None:
         assert torch.equal(v, sd[k]), k
 
 
-def test_shipped_config_is_valid() -> None:
+@pytest.mark.parametrize("name", sorted(p.name for p in (Path(__file__).resolve().parents[2]
+                                                       / "focalcli/train/configs").glob("*.json")))
+def test_shipped_configs_are_valid(name: str) -> None:
+    from focalcli.model.codec import FocalCodec
+
     root = Path(__file__).resolve().parents[2]
-    cfg = load_config(root / "focalcli/train/configs/focal-small.json")
+    cfg = load_config(root / "focalcli/train/configs" / name)
     m = cfg.model
     assert all(m[f"{r}_config"]["causal"] for r in ("encoder", "compressor", "decompressor",
                                                      "decoder"))
-    assert m["quantizer_config"]["codebook_size"] <= 4096
-    assert np.prod(m["encoder_config"]["strides"]) == 320
+    codec = FocalCodec(m)
+    assert codec.codebook_size <= 4096 and codec.token_rate == 50 and codec.latency_ms <= 80
     json.dumps(cfg.to_dict())
+
+
+def test_waveform_loss_sees_phase() -> None:
+    from focalcli.train.losses import waveform_loss
+
+    rng = np.random.default_rng(0)
+    x = torch.from_numpy(rng.standard_normal((2, 16000)).astype(np.float32))
+    spec = torch.fft.rfft(x)
+    shuffled = torch.fft.irfft(spec.abs() * torch.exp(2j * torch.pi * torch.rand(spec.shape)),
+                               n=16000)
+    assert waveform_loss(x, x) == 0
+    assert waveform_loss(1.1 * x, x) == pytest.approx(0.1, rel=1e-4)
+    assert waveform_loss(3.3 * x, 3 * x) == pytest.approx(0.1, rel=1e-4)  # scale-free
+    assert waveform_loss(shuffled, x) == pytest.approx(2**0.5, rel=0.05)  # same spectrum
+
+
+def test_waveform_loss_is_trained_and_logged(tmp_path: Path) -> None:
+    cfg = _config()
+    cfg.loss.wave = 0.5
+    logs = _trainer(cfg, tmp_path / "run").fit(2)
+    assert logs["wave"] > 0
 
 
 def test_gan_phase_runs(tmp_path: Path) -> None:
