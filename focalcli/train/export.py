@@ -72,8 +72,11 @@ def _card(codec: FocalCodec, state: dict[str, Any], name: str, extra: str) -> st
         f"seed {cfg['seed']}.",
         *[f"- {note}" for note in cfg.get("notes", [])],
         f"- Losses: multi-resolution log-mel L1 + spectral convergence + log-magnitude L1 "
-        f"(FFT {cfg['loss']['fft_sizes']}), BSQ commitment ({cfg['loss']['commit']}) and "
-        f"bit-balance/decorrelation ({cfg['loss']['balance']}); quantisation ramped in over steps "
+        f"(FFT {cfg['loss']['fft_sizes']})"
+        + (f" + relative waveform L1 ({cfg['loss']['wave']})" if cfg["loss"].get("wave") else "")
+        + f", BSQ commitment ({cfg['loss']['commit']}), bit-balance/decorrelation "
+        f"({cfg['loss']['balance']}) and group entropy ({cfg['loss'].get('group_entropy', 0)}); "
+        "quantisation ramped in over steps "
         f"{cfg['loss']['quant_ramp']} with a straight-through estimator; GAN: "
         f"{'on' if cfg['gan']['enabled'] else 'off'}.",
         f"- AdamW lr {cfg['optim']['lr']} (encoder x{cfg['optim']['encoder_lr_mult']}), "
