@@ -41,7 +41,7 @@ def _card(codec: FocalCodec, state: dict[str, Any], name: str, extra: str) -> st
         f"Licence: {cfg.get('licence', 'CC-BY-4.0')} (weights; trained on CC BY 4.0 / ODbL 1.0 "
         "speech, attributions below)",
         "",
-        "A small causal FocalCodec-Stream-style speech codec trained from scratch on CPU for the "
+        "A small causal FocalCodec-Stream-style speech codec trained on CPU for the "
         "`focal` command-line tool.",
         "",
         "## Architecture",
