@@ -27,7 +27,7 @@ _umask_lock = threading.Lock()
 _umask: int | None = None
 
 
-def _file_mode() -> int:
+def file_mode() -> int:
     """Permissions a normally created file would get (0666 minus the umask)."""
     global _umask
     with _umask_lock:
@@ -92,7 +92,7 @@ def atomic_path(path: Path, force: bool) -> Iterator[Path]:
             raise
         try:
             _fsync_file(tmp)
-            os.chmod(tmp, _file_mode())
+            os.chmod(tmp, file_mode())
             _publish(tmp, path, force)
         except OSError as err:
             raise OutputProblem(f"cannot write: {describe_os_error(err)}", str(path)) from err

@@ -36,6 +36,7 @@ from focalcli.cli.errors import (
     describe_os_error,
 )
 from focalcli.cli.options import Force, Quiet, Verbose
+from focalcli.cli.outputs import file_mode
 from focalcli.cli.report import Reporter
 from focalcli.cli.settings import make_settings
 
@@ -96,11 +97,11 @@ def _check_model(cfg: TrainConfig, path: Path) -> None:
 
 def _check_data(cfg: TrainConfig, path: Path) -> int:
     """The data the config names exists; returns the number of audio files."""
-    from focalcli.train.data import list_files
+    from focalcli.train.data import data_folders, list_files
 
-    for folder in cfg.data.folders:
-        if not Path(folder).is_dir():
-            raise InputProblem(f"no such folder (data.folders in {path})", folder)
+    for folder in data_folders(cfg.data):
+        if not folder.is_dir():
+            raise InputProblem(f"no such folder (data.folders in {path})", str(folder))
     try:
         files = list_files(cfg.data)
     except OSError as err:
@@ -282,10 +283,8 @@ def _check_out_dir(out_dir: Path, force: bool) -> None:
 
 def _move_into_place(tmp: Path, out_dir: Path) -> None:
     """A new OUT_DIR appears whole (one rename); into an existing one each file is replaced."""
-    umask = os.umask(0o022)
-    os.umask(umask)
     for name in MODEL_FILES:  # safetensors writes 0600; a model folder is meant to be shared
-        os.chmod(tmp / name, 0o666 & ~umask)
+        os.chmod(tmp / name, file_mode())
     if not out_dir.exists():
         os.replace(tmp, out_dir)
         return

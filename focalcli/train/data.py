@@ -73,6 +73,11 @@ def trim_silence(sig: np.ndarray, threshold_db: float, frame: int = 320) -> np.n
     return sig[start:end]
 
 
+def data_folders(cfg: DataConfig) -> list[Path]:
+    """The config's ``folders``, with ``~`` expanded."""
+    return [Path(folder).expanduser() for folder in cfg.folders]
+
+
 def list_files(cfg: DataConfig) -> list[tuple[Path, str]]:
     """(path, source) pairs of the selected split and folders."""
     files: list[tuple[Path, str]] = []
@@ -82,8 +87,7 @@ def list_files(cfg: DataConfig) -> list[tuple[Path, str]]:
             for row in csv.DictReader(f, delimiter="\t"):
                 if row["split"] == cfg.split:
                     files.append((root / row["path"], source_of(row["path"], row["corpus"])))
-    for folder in cfg.folders:
-        top = Path(folder).expanduser()
+    for top in data_folders(cfg):
         for p in sorted(top.rglob("*")):
             if p.suffix.lower() in AUDIO_EXTS:
                 files.append((p, top.name))

@@ -264,10 +264,6 @@ class Trainer:
         """Train until ``steps`` (default ``cfg.steps``), checkpointing; returns the last logs."""
         cfg = self.cfg
         target = cfg.steps if steps is None else steps
-        last_ckpt = time.monotonic()
-        t_log = time.monotonic()
-        acc: dict[str, float] = {}
-        logs: dict[str, float] = {}
         stop = {"requested": False}
 
         def _request_stop(signum: int, _frame: object) -> None:
@@ -277,19 +273,20 @@ class Trainer:
         if threading.current_thread() is threading.main_thread():
             previous = signal.signal(signal.SIGTERM, _request_stop)
         try:
-            self._loop(target, stop, acc, logs, last_ckpt, t_log)
+            self._loop(target, stop)
         finally:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
         self.save()
         return self.last_logs
 
-    def _loop(self, target: int, stop: dict[str, bool], acc: dict[str, float],
-              logs: dict[str, float], last_ckpt: float, t_log: float) -> None:
+    def _loop(self, target: int, stop: dict[str, bool]) -> None:
         """Steps until ``target`` or a SIGTERM (then the caller saves a checkpoint)."""
         cfg = self.cfg
+        acc: dict[str, float] = {}
         n_log = 0
-        self.last_logs = logs
+        t_log = last_ckpt = time.monotonic()
+        self.last_logs = {}
         while self.step < target and not stop["requested"]:
             t0 = time.process_time()
             logs = self.train_step()

@@ -97,6 +97,17 @@ def test_data_and_run_dir_errors(tmp_path: Path, tiny_config: Path) -> None:
                            expect=6)).endswith("not a directory (the run folder)")
 
 
+def test_data_folder_may_start_with_tilde(tmp_path: Path, tiny_config: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))  # the fixture's audio is in tmp_path/audio
+    cfg = json.loads(tiny_config.read_text())
+    cfg["data"]["folders"] = ["~/audio"]
+    (tmp_path / "home.json").write_text(json.dumps(cfg))
+    proc = focal("train", "home.json", "--steps", "1", "--run-dir", "run", cwd=tmp_path,
+                 expect=0)
+    assert "(3 audio files, to step 1)" in proc.stderr
+
+
 def test_export_errors(tmp_path: Path) -> None:
     assert one_error(focal("export-model", "none.pt", "out", cwd=tmp_path, expect=3)) == \
         "focal: error: none.pt: no such file"
