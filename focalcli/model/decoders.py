@@ -6,6 +6,7 @@ context (B, C, kernel-1) for the embedding convolution and one per ConvNeXt bloc
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -110,18 +111,41 @@ class ISTFTHead(nn.Module):
 
     Non-causal: Hann-windowed overlap-add normalised by the window envelope, trimmed to T * hop.
     Causal: the last ``hop`` samples of each unwindowed inverse FFT frame.
+
+    With ``absolute_phase`` the predicted phase of bin k in frame t is taken relative to the
+    stream's time origin rather than to the frame: 2 pi k (t * hop mod n_fft) / n_fft is added.
+    A time-invariant network can then hold a steady tone at any bin with a constant output;
+    with frame-relative phase it can only do so at multiples of sample_rate / hop (50 Hz), so
+    voiced speech loses its harmonics. The frame index t (mod n_fft / gcd(hop, n_fft)) is the
+    head's only state.
     """
 
-    def __init__(self, dim: int, n_fft: int, hop_length: int, causal: bool) -> None:
+    def __init__(self, dim: int, n_fft: int, hop_length: int, causal: bool,
+                 absolute_phase: bool = False) -> None:
         super().__init__()
         self.n_fft = n_fft
         self.hop_length = hop_length
         self.causal = causal
+        self.absolute_phase = absolute_phase
+        self.phase_period = n_fft // math.gcd(hop_length, n_fft)
         self.proj = nn.Linear(dim, n_fft + 2)
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def phase_ramp(self, frame0: Tensor, num_frames: int) -> Tensor:
+        """Phase (B, T, n_fft // 2 + 1) in radians that moves frames 'frame0 + t' to time 0."""
+        t = frame0.reshape(-1, 1) + torch.arange(num_frames, device=frame0.device)
+        k = torch.arange(self.n_fft // 2 + 1, device=frame0.device)
+        # Integer arithmetic mod n_fft keeps the ramp exact however long the stream runs.
+        turns = (t[..., None] * self.hop_length % self.n_fft) * k % self.n_fft
+        return turns.float() * (2 * math.pi / self.n_fft)
+
+    def forward(self, x: Tensor, frame0: Tensor | None = None) -> Tensor:
+        """x: (B, T, dim); frame0: (B, 1) int64 index of the first frame (absolute phase only)."""
         log_mag, phase = self.proj(x).chunk(2, dim=-1)
+        if self.absolute_phase:
+            if frame0 is None:
+                frame0 = torch.zeros(x.shape[0], 1, dtype=torch.long, device=x.device)
+            phase = phase + self.phase_ramp(frame0, x.shape[1])
         spec = torch.exp(log_mag).clamp(max=100.0) * torch.complex(torch.cos(phase),
                                                                    torch.sin(phase))
         frames = torch.fft.irfft(spec, self.n_fft, dim=-1)  # (B, T, n_fft)
@@ -147,7 +171,7 @@ class Vocos(nn.Module):
     def __init__(self, input_dim: int = 1024, num_layers: int = 8, dim: int = 512,
                  ffn_dim: int = 1536, kernel_size: int = 7, layerscale_init: float | None = None,
                  n_fft: int = 1024, hop_length: int = 320, causal: bool = False,
-                 **deprecated: Any) -> None:
+                 absolute_phase: bool = False, **deprecated: Any) -> None:
         super().__init__()
         unknown = set(deprecated) - {"input_channels", "padding"}
         if unknown:
@@ -158,10 +182,18 @@ class Vocos(nn.Module):
         self.hop_length = hop_length
         self.backbone = Backbone(input_dim, num_layers, dim, ffn_dim, kernel_size,
                                  layerscale_init, causal, pad_mode="replicate")
-        self.head = ISTFTHead(dim, n_fft, hop_length, causal)
+        self.head = ISTFTHead(dim, n_fft, hop_length, causal, absolute_phase)
 
     def forward(self, x: Tensor, state: DecoderState | None = None
                 ) -> tuple[Tensor, DecoderState]:
-        h, state = self.backbone(x, state)
-        return self.head(h), state
+        """x: (B, T, input_dim) -> (B, T * hop). With absolute phase the state ends with the
+        next frame's index (B, 1), kept modulo the ramp's period."""
+        h, new_state = self.backbone(x, state)
+        if not self.head.absolute_phase:
+            return self.head(h), new_state
+        frame0 = state[-1] if state else None
+        if frame0 is None:
+            frame0 = torch.zeros(x.shape[0], 1, dtype=torch.long, device=x.device)
+        new_state.append((frame0 + x.shape[1]) % self.head.phase_period)
+        return self.head(h, frame0), new_state
 

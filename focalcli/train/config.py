@@ -15,13 +15,16 @@ from focalcli.train.data import DataConfig
 class LossConfig:
     """Loss weights; ``quant_ramp`` = (start, end) steps over which quantisation is blended in.
 
-    ``mel``, ``sc``, ``mag``: spectral terms; ``wave``: relative waveform L1 (phase-aware).
+    ``mel``, ``sc``, ``mag``: spectral terms; ``wave``: relative waveform L1 (phase-aware);
+    ``pitch``: auxiliary pitch and voicing prediction from the decoder's input features, which
+    makes the tokens carry the fundamental frequency (a training-only head, never exported).
     """
 
     mel: float = 1.0
     sc: float = 1.0
     mag: float = 1.0
     wave: float = 0.0
+    pitch: float = 0.0
     commit: float = 0.1
     balance: float = 0.1
     balance_temperature: float = 0.1

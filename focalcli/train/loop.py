@@ -29,12 +29,15 @@ from torch import Tensor, nn
 from focalcli.model.codec import FocalCodec
 from focalcli.train.config import TrainConfig
 from focalcli.train.data import CropSampler
+from focalcli.train.pitch import sig_to_pitch
 from focalcli.train.losses import (
     MultiResolutionSpectralLoss,
+    PitchHead,
     bit_balance_loss,
     code_usage,
     commitment_loss,
     group_entropy_loss,
+    pitch_loss,
     quantize_ste,
     waveform_loss,
 )
@@ -65,14 +68,18 @@ def quant_mix(step: int, cfg: TrainConfig) -> float:
     return (step - start) / max(1, end - start)
 
 
-def forward_codec(codec: FocalCodec, sig: Tensor, mix: float) -> tuple[Tensor, Tensor, Tensor]:
-    """Offline forward pass on crops. sig (B, N) -> (decoded (B, N'), lats (B, T, D), codes)."""
+def forward_codec(codec: FocalCodec, sig: Tensor, mix: float
+                  ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Offline forward pass on crops.
+
+    sig (B, N) -> (decoded (B, N'), lats (B, T, D), codes (B, T, D), qfeats (B, T, C)).
+    """
     feats, _ = codec.sig_to_feats(sig)
     lats, _ = codec.feats_to_lats(feats)
     codes = codec.lats_to_codes(lats)
     qfeats, _ = codec.codes_to_qfeats(quantize_ste(lats, codes, mix))
     out, _ = codec.qfeats_to_sig(qfeats)
-    return out, lats, codes
+    return out, lats, codes, qfeats
 
 
 def resample_out(y: Tensor, codec: FocalCodec) -> Tensor:
@@ -100,12 +107,17 @@ class Trainer:
             with torch.no_grad():  # start quiet: a random head is ~0.5 RMS, speech ~0.05
                 self.codec.decoder.head.proj.weight.mul_(0.05)
                 self.codec.decoder.head.proj.bias.zero_()
+        self.pitch_head: PitchHead | None = None
+        if cfg.loss.pitch > 0:
+            self.pitch_head = PitchHead(int(cfg.model["decoder_config"]["input_dim"]))
         self.codec.train()
         self.spectral = MultiResolutionSpectralLoss(cfg.loss.fft_sizes, cfg.loss.n_mels)
         o = cfg.optim
         enc = list(self.codec.encoder.parameters())
         enc_ids = {id(p) for p in enc}
         rest = [p for p in self.codec.parameters() if id(p) not in enc_ids]
+        if self.pitch_head is not None:
+            rest += list(self.pitch_head.parameters())
         self.opt = torch.optim.AdamW(
             [{"params": enc, "lr_mult": o.encoder_lr_mult}, {"params": rest, "lr_mult": 1.0}],
             lr=o.lr, betas=o.betas, weight_decay=o.weight_decay)
@@ -137,6 +149,7 @@ class Trainer:
         return {
             "config": self.cfg.to_dict(),
             "model": self.codec.state_dict(),
+            "pitch_head": self.pitch_head.state_dict() if self.pitch_head is not None else None,
             "opt": self.opt.state_dict(),
             "disc": self.disc.state_dict() if self.disc is not None else None,
             "opt_d": self.opt_d.state_dict() if self.opt_d is not None else None,
@@ -150,6 +163,8 @@ class Trainer:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.codec.load_state_dict(state["model"])
+        if self.pitch_head is not None and state.get("pitch_head") is not None:
+            self.pitch_head.load_state_dict(state["pitch_head"])
         self.opt.load_state_dict(state["opt"])
         if self.disc is not None and state.get("disc") is not None:
             self.disc.load_state_dict(state["disc"])
@@ -187,7 +202,7 @@ class Trainer:
             group["lr"] = cfg.optim.lr * factor * group["lr_mult"]
         mix = quant_mix(self.step, cfg)
         clean, noisy = self.sampler.batch(self.rng, cfg.batch_size)
-        y, lats, codes = forward_codec(self.codec, noisy, mix)
+        y, lats, codes, qfeats = forward_codec(self.codec, noisy, mix)
         y = resample_out(y, self.codec)[:, : clean.shape[1]]
         spec = self.spectral(y, clean)
         w = cfg.loss
@@ -201,12 +216,21 @@ class Trainer:
         if w.wave > 0:
             wave = waveform_loss(y, clean)
             loss = loss + w.wave * wave
+        if self.pitch_head is not None:
+            with torch.no_grad():
+                log_f0, voiced = sig_to_pitch(clean, self.codec.samples_per_token_input)
+            frames = min(qfeats.shape[1], log_f0.shape[1])
+            pred, voicing = self.pitch_head(qfeats[:, :frames])
+            pitch = pitch_loss(pred, voicing, log_f0[:, :frames], voiced[:, :frames])
+            loss = loss + w.pitch * pitch
         logs = {"loss": loss.item(), "mel": spec["mel"].item(), "sc": spec["sc"].item(),
                 "mag": spec["mag"].item(), "commit": commit.item(), "bal": balance.item()}
         if w.group_entropy > 0:
             logs["ent"] = ent.item()
         if w.wave > 0:
             logs["wave"] = wave.item()
+        if self.pitch_head is not None:
+            logs["pitch"] = pitch.item()
         use_gan = self.disc is not None and self.step >= cfg.gan.start_step
         if use_gan:
             loss = loss + self._generator_gan(y, clean, logs)

@@ -63,6 +63,31 @@ def waveform_loss(y: Tensor, x: Tensor) -> Tensor:
     return ((y - x).abs().mean(-1) / (x.abs().mean(-1) + 1e-7)).mean()
 
 
+class PitchHead(nn.Module):
+    """Training-only probe: decoder input features (B, T, C) -> (log-f0 (B, T), voicing logit).
+
+    Linear, so the features must expose pitch plainly for the decoder to use. Log-f0 is
+    predicted relative to 150 Hz, in octaves.
+    """
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.proj = nn.Linear(dim, 2)
+
+    def forward(self, qfeats: Tensor) -> tuple[Tensor, Tensor]:
+        out = self.proj(qfeats)
+        return math.log(150.0) + out[..., 0] * math.log(2.0), out[..., 1]
+
+
+def pitch_loss(log_f0_pred: Tensor, voicing_logit: Tensor, log_f0: Tensor,
+               voiced: Tensor) -> Tensor:
+    """Voicing cross-entropy plus L1 in octaves of log-f0 on voiced frames; all (B, T)."""
+    voicing = nn.functional.binary_cross_entropy_with_logits(voicing_logit, voiced.float())
+    err = (log_f0_pred - log_f0).abs() / math.log(2.0)
+    f0 = (err * voiced).sum() / voiced.sum().clamp_min(1)
+    return voicing + f0
+
+
 def quantize_ste(lats: Tensor, codes: Tensor, mix: float) -> Tensor:
     """Straight-through quantisation ramped in by ``mix`` in [0, 1].
 

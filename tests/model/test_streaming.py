@@ -13,11 +13,20 @@ from focalcli.model import load_codec
 from focalcli.model.testing import TINY_CONFIG, save_tiny_model
 
 
-@pytest.fixture(scope="module", params=["conv", "logmel"])
+ABSOLUTE_PHASE_VOCOS = {
+    "input_dim": 32, "num_layers": 1, "dim": 32, "ffn_dim": 64, "n_fft": 960,
+    "hop_length": 320, "causal": True, "absolute_phase": True,
+}
+
+
+@pytest.fixture(scope="module", params=["conv", "logmel", "logmel+vocos-absolute-phase"])
 def codec(request, tmp_path_factory):
-    """The tiny model with each encoder front end."""
+    """The tiny model with each encoder front end, and with the stateful Vocos head."""
     config = copy.deepcopy(TINY_CONFIG)
-    config["encoder_config"]["frontend"] = request.param
+    frontend, _, decoder = request.param.partition("+")
+    config["encoder_config"]["frontend"] = frontend
+    if decoder:
+        config["decoder_name"], config["decoder_config"] = "Vocos", ABSOLUTE_PHASE_VOCOS
     folder = save_tiny_model(tmp_path_factory.mktemp("m"), seed=1, config=config)
     return load_codec(str(folder))
 

@@ -1,0 +1,65 @@
+"""The training-only pitch target: the tracker, and the auxiliary loss in the trainer."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from focalcli.train.pitch import sig_to_pitch
+from tests.train.test_train_smoke import _config, _trainer
+
+
+def harmonic(f0: float, seconds: float = 1.0, seed: int = 0) -> torch.Tensor:
+    """(1, N): a steady harmonic tone with a weak fundamental, plus -40 dB noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * 16000)) / 16000
+    sig = sum(np.sin(2 * np.pi * k * f0 * t + k) / (1 if k > 1 else 3) for k in range(1, 8))
+    sig = sig / np.abs(sig).max() + 0.01 * rng.standard_normal(t.size)
+    return torch.from_numpy(sig.astype(np.float32))[None]
+
+
+@pytest.mark.parametrize("f0", [65.0, 98.0, 123.4, 180.0, 255.0, 390.0])
+def test_tracker_finds_the_fundamental_not_an_octave_below(f0):
+    log_f0, voiced = sig_to_pitch(harmonic(f0))
+    inner = slice(2, -2)  # the edge frames see the padding
+    assert voiced[0, inner].all()
+    cents = 1200 * (log_f0[0, inner] - math.log(f0)) / math.log(2)
+    assert cents.abs().max() < 20
+
+
+def test_noise_and_silence_are_unvoiced():
+    noise = torch.from_numpy(np.random.default_rng(1).standard_normal(16000).astype(np.float32))
+    tone_then_silence = torch.cat([harmonic(150.0, 0.5)[0], torch.zeros(8000)])
+    _, v_noise = sig_to_pitch(noise[None])
+    _, v_mixed = sig_to_pitch(tone_then_silence[None])
+    assert v_noise.float().mean() < 0.05
+    assert v_mixed[0, 2:22].all() and not v_mixed[0, 28:].any()
+
+
+def test_one_frame_per_hop():
+    log_f0, voiced = sig_to_pitch(torch.zeros(3, 320 * 7))
+    assert log_f0.shape == voiced.shape == (3, 7)
+    assert not voiced.any()
+
+
+def test_pitch_loss_trains_resumes_and_is_not_exported(tmp_path: Path):
+    from focalcli.train.export import export_model
+
+    cfg = _config()
+    cfg.loss.pitch = 1.0
+    tr = _trainer(cfg, tmp_path / "run")
+    first = tr.train_step()["pitch"]
+    logs = tr.fit(12)
+    assert logs["pitch"] < first
+    resumed = _trainer(cfg, tmp_path / "run")
+    assert resumed.try_resume() and resumed.pitch_head is not None
+    assert all(torch.equal(a, b) for a, b in zip(resumed.pitch_head.state_dict().values(),
+                                                 tr.pitch_head.state_dict().values(), strict=True))
+    out = export_model(tmp_path / "run", tmp_path / "model", name="tiny")
+    from safetensors.torch import load_file
+
+    assert not any("pitch" in k for k in load_file(out / "model.safetensors"))
