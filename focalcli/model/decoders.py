@@ -141,7 +141,12 @@ class ISTFTHead(nn.Module):
 
     def forward(self, x: Tensor, frame0: Tensor | None = None) -> Tensor:
         """x: (B, T, dim); frame0: (B, 1) int64 index of the first frame (absolute phase only)."""
-        log_mag, phase = self.proj(x).chunk(2, dim=-1)
+        return self.spectrum_to_sig(*self.proj(x).chunk(2, dim=-1), frame0)
+
+    def spectrum_to_sig(self, log_mag: Tensor, phase: Tensor, frame0: Tensor | None = None
+                        ) -> Tensor:
+        """Log-magnitude and phase (B, T, n_fft // 2 + 1) -> signal (B, T * hop)."""
+        x = log_mag
         if self.absolute_phase:
             if frame0 is None:
                 frame0 = torch.zeros(x.shape[0], 1, dtype=torch.long, device=x.device)
@@ -165,13 +170,123 @@ class ISTFTHead(nn.Module):
         return sig / envelope
 
 
+class HarmonicHead(nn.Module):
+    """Voiced speech as a sum of harmonics of a predicted f0, whose phase runs on across frames.
+
+    The iSTFT head alone cannot hold a voice: a time-invariant network emits the same phase in
+    every frame, so its tones only stay coherent at multiples of the frame rate and voiced
+    speech comes out whispered. This head adds the voice. Per frame, Linear(dim -> 2 + K) gives
+    log-f0 (octaves around 150 Hz), a voicing logit v and K log-gain corrections g_k. Harmonic k
+    takes its amplitude from the iSTFT head's log-magnitude spectrum at k * f0, scaled so that
+    a harmonic carries the power the spectrum holds within one f0 band, times exp(g_k) and
+    sigmoid(v); harmonics at or above Nyquist are silent. The decoded signal is
+    (1 - sigmoid(v)) * iSTFT output + harmonics.
+
+    Within frame t, f0, voicing and amplitudes move linearly from frame t-1's values to frame
+    t's (no future frame needed), and the phase accumulates 2 pi f0 / sample_rate per sample.
+
+    State (B, 3 + K) float64: [phase in radians mod 2 pi, f0 in Hz, voicing, K amplitudes] at
+    the end of the last frame.
+    """
+
+    def __init__(self, dim: int, hop_length: int, n_fft: int, num_harmonics: int,
+                 sample_rate: int) -> None:
+        super().__init__()
+        self.hop_length = hop_length
+        self.n_fft = n_fft
+        self.num_harmonics = num_harmonics
+        self.sample_rate = sample_rate
+        self.proj = nn.Linear(dim, 2 + num_harmonics)
+        with torch.no_grad():  # start unvoiced, so that a warm start keeps its output
+            self.proj.weight.mul_(0.1)
+            self.proj.bias.zero_()
+            self.proj.bias[1] = -3.0
+
+    def pitch(self, h: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """h (B, T, dim) -> (log-f0 in log Hz, voicing logit, each (B, T); gains (B, T, K))."""
+        out = self.proj(h)
+        log_f0 = math.log(150.0) + out[..., 0].clamp(-2.5, 2.0) * math.log(2.0)
+        return log_f0, out[..., 1], out[..., 2:].clamp(max=4.0)
+
+    def amplitudes(self, log_mag: Tensor, f0: Tensor, gains: Tensor, voicing: Tensor
+                   ) -> Tensor:
+        """Harmonic amplitudes (B, T, K) from log-magnitudes (B, T, n_fft // 2 + 1), f0 (B, T)
+        in Hz, gains (B, T, K) and voicing (B, T) in [0, 1]."""
+        k = torch.arange(1, self.num_harmonics + 1, device=f0.device, dtype=f0.dtype)
+        pos = (f0[..., None] * k * (self.n_fft / self.sample_rate))  # fractional bin
+        bins = log_mag.shape[-1]
+        lo = pos.floor().long().clamp(0, bins - 2)
+        frac = (pos - lo).clamp(0, 1).to(log_mag.dtype)
+        env = (log_mag.gather(-1, lo) * (1 - frac) + log_mag.gather(-1, lo + 1) * frac)
+        # A bin of magnitude M is a sinusoid of amplitude 2M / n_fft; a harmonic stands in for
+        # the f0 / (sample_rate / n_fft) bins of its band, so its power is that many bins'.
+        band = (f0 * (self.n_fft / self.sample_rate)).clamp_min(1.0).sqrt().to(log_mag.dtype)
+        amps = torch.exp(env + gains).clamp(max=100.0) * (2 / self.n_fft) * band[..., None]
+        audible = pos < (self.n_fft / 2) * (1 - 200 / self.sample_rate)
+        return amps * audible * voicing[..., None]
+
+    def forward(self, h: Tensor, log_mag: Tensor, noise: Tensor, state: Tensor | None = None,
+                f0_teacher: Tensor | None = None
+                ) -> tuple[Tensor, Tensor, tuple[Tensor, Tensor]]:
+        """h (B, T, dim), iSTFT log-magnitudes (B, T, F) and output noise (B, T * hop) ->
+        (signal (B, T * hop), new state, (log-f0, voicing logit) each (B, T)).
+
+        ``f0_teacher`` (B, T) in Hz, NaN where unknown, replaces the predicted f0 (training).
+        """
+        log_f0, voicing_logit, gains = self.pitch(h)
+        B, T, K = gains.shape
+        # f0 is taught by the pitch target, not through the sines. Rounded to 0.01 Hz so that
+        # float noise of the order of 1e-7, which the phase integrates, cannot make a stream
+        # cut into pieces differ from the whole.
+        f0 = torch.round(log_f0.detach().exp().double() * 100) / 100
+        if f0_teacher is not None:
+            f0 = torch.where(f0_teacher.isnan(), f0, f0_teacher.to(f0.dtype))
+        voicing = torch.sigmoid(voicing_logit)
+        amps = self.amplitudes(log_mag, f0, gains, voicing)
+        if state is None:
+            phase0 = torch.zeros(B, 1, dtype=torch.float64, device=h.device)
+            f_prev0 = f0[:, :1]
+            v_prev0 = torch.zeros_like(voicing[:, :1])
+            a_prev0 = torch.zeros_like(amps[:, 0])
+        else:
+            phase0, f_prev0 = state[:, :1], state[:, 1:2]
+            v_prev0, a_prev0 = state[:, 2:3].to(amps.dtype), state[:, 3:].to(amps.dtype)
+        f_prev = torch.cat([f_prev0, f0[:, :-1]], 1)  # (B, T)
+        v_prev = torch.cat([v_prev0, voicing[:, :-1]], 1)
+        a_prev = torch.cat([a_prev0[:, None], amps[:, :-1]], 1)  # (B, T, K)
+        ramp = torch.arange(1, self.hop_length + 1, device=h.device, dtype=torch.float64)
+        ramp = ramp / self.hop_length  # (hop,)
+        freq = f_prev[..., None] + (f0 - f_prev)[..., None] * ramp  # (B, T, hop) Hz
+        within = torch.cumsum(freq, -1) * (2 * math.pi / self.sample_rate)
+        step = within[..., -1]  # (B, T): phase advance over each frame
+        starts = torch.remainder(phase0 + torch.cumsum(step, 1) - step, 2 * math.pi)
+        phase = torch.remainder(starts[..., None] + within, 2 * math.pi)  # (B, T, hop)
+        # Phases mod 2 pi are exact in float64; float32 suffices for k * phase (k <= K).
+        k = torch.arange(1, K + 1, device=h.device, dtype=amps.dtype)
+        sines = torch.sin(phase.to(amps.dtype)[..., None] * k)  # (B, T, hop, K)
+        r = ramp.to(amps.dtype)
+        voiced = ((sines @ a_prev[..., None])[..., 0] * (1 - r)
+                  + (sines @ amps[..., None])[..., 0] * r)  # (B, T, hop)
+        v = v_prev[..., None] + (voicing - v_prev)[..., None] * r  # (B, T, hop)
+        sig = noise.reshape(B, T, -1) * (1 - v) + voiced
+        end = torch.remainder(phase0[:, 0] + step.sum(1), 2 * math.pi)
+        new_state = torch.cat([end[:, None], f0[:, -1:], voicing[:, -1:].detach().double(),
+                               amps[:, -1].detach().double()], 1)
+        return sig.reshape(B, -1), new_state, (log_f0, voicing_logit)
+
+
 class Vocos(nn.Module):
-    """Vocos decoder: features (B, T, input_dim) -> waveform (B, T * hop_length)."""
+    """Vocos decoder: features (B, T, input_dim) -> waveform (B, T * hop_length).
+
+    ``harmonics`` > 0 adds a :class:`HarmonicHead` of that many harmonics to the iSTFT output
+    (frames are 50 Hz in this family, so the output rate is 50 * hop_length).
+    """
 
     def __init__(self, input_dim: int = 1024, num_layers: int = 8, dim: int = 512,
                  ffn_dim: int = 1536, kernel_size: int = 7, layerscale_init: float | None = None,
                  n_fft: int = 1024, hop_length: int = 320, causal: bool = False,
-                 absolute_phase: bool = False, **deprecated: Any) -> None:
+                 absolute_phase: bool = False, harmonics: int = 0,
+                 **deprecated: Any) -> None:
         super().__init__()
         unknown = set(deprecated) - {"input_channels", "padding"}
         if unknown:
@@ -183,17 +298,39 @@ class Vocos(nn.Module):
         self.backbone = Backbone(input_dim, num_layers, dim, ffn_dim, kernel_size,
                                  layerscale_init, causal, pad_mode="replicate")
         self.head = ISTFTHead(dim, n_fft, hop_length, causal, absolute_phase)
+        self.harmonic = HarmonicHead(dim, hop_length, n_fft, harmonics, 50 * hop_length) \
+            if harmonics > 0 else None
 
     def forward(self, x: Tensor, state: DecoderState | None = None
                 ) -> tuple[Tensor, DecoderState]:
-        """x: (B, T, input_dim) -> (B, T * hop). With absolute phase the state ends with the
-        next frame's index (B, 1), kept modulo the ramp's period."""
+        """x: (B, T, input_dim) -> (B, T * hop)."""
+        sig, new_state, _ = self.forward_with_pitch(x, state)
+        return sig, new_state
+
+    def forward_with_pitch(self, x: Tensor, state: DecoderState | None = None,
+                           f0_teacher: Tensor | None = None
+                           ) -> tuple[Tensor, DecoderState, tuple[Tensor, Tensor] | None]:
+        """As ``forward``, plus the harmonic head's (log-f0, voicing logit), each (B, T).
+
+        ``f0_teacher``: see :meth:`HarmonicHead.forward`.
+
+        State: the backbone's contexts, then the next frame's index (B, 1) modulo the phase
+        ramp's period if ``absolute_phase``, then the harmonic head's state if ``harmonics``.
+        """
         h, new_state = self.backbone(x, state)
-        if not self.head.absolute_phase:
-            return self.head(h), new_state
-        frame0 = state[-1] if state else None
-        if frame0 is None:
-            frame0 = torch.zeros(x.shape[0], 1, dtype=torch.long, device=x.device)
-        new_state.append((frame0 + x.shape[1]) % self.head.phase_period)
-        return self.head(h, frame0), new_state
+        extra = list(state[len(new_state):]) if state else []
+        frame0 = None
+        if self.head.absolute_phase:
+            frame0 = extra.pop(0) if extra else None
+            if frame0 is None:
+                frame0 = torch.zeros(x.shape[0], 1, dtype=torch.long, device=x.device)
+            new_state.append((frame0 + x.shape[1]) % self.head.phase_period)
+        if self.harmonic is None:
+            return self.head(h, frame0), new_state, None
+        log_mag, phase = self.head.proj(h).chunk(2, dim=-1)
+        noise = self.head.spectrum_to_sig(log_mag, phase, frame0)
+        sig, harmonic_state, pitch = self.harmonic(h, log_mag, noise,
+                                                   extra.pop(0) if extra else None, f0_teacher)
+        new_state.append(harmonic_state)
+        return sig, new_state, pitch
 

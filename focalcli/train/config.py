@@ -17,7 +17,10 @@ class LossConfig:
 
     ``mel``, ``sc``, ``mag``: spectral terms; ``wave``: relative waveform L1 (phase-aware);
     ``pitch``: auxiliary pitch and voicing prediction from the decoder's input features, which
-    makes the tokens carry the fundamental frequency (a training-only head, never exported).
+    makes the tokens carry the fundamental frequency (a training-only head, never exported,
+    unless the decoder has a harmonic head, whose own f0 and voicing are then trained);
+    ``pitch_teacher``: share of steps in which a harmonic decoder voices the target's pitch
+    instead of its own prediction, so that it learns to use harmonics before its f0 is right.
     """
 
     mel: float = 1.0
@@ -25,6 +28,7 @@ class LossConfig:
     mag: float = 1.0
     wave: float = 0.0
     pitch: float = 0.0
+    pitch_teacher: float = 0.0
     commit: float = 0.1
     balance: float = 0.1
     balance_temperature: float = 0.1

@@ -20,7 +20,7 @@ import signal
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -68,18 +68,33 @@ def quant_mix(step: int, cfg: TrainConfig) -> float:
     return (step - start) / max(1, end - start)
 
 
-def forward_codec(codec: FocalCodec, sig: Tensor, mix: float
-                  ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Offline forward pass on crops.
+class Forward(NamedTuple):
+    """One offline pass over crops: decoded (B, N'), lats and codes (B, T, D), the decoder's
+    input qfeats (B, T, C), and the harmonic decoder's (log-f0, voicing logit) or None."""
 
-    sig (B, N) -> (decoded (B, N'), lats (B, T, D), codes (B, T, D), qfeats (B, T, C)).
+    decoded: Tensor
+    lats: Tensor
+    codes: Tensor
+    qfeats: Tensor
+    pitch: tuple[Tensor, Tensor] | None
+
+
+def forward_codec(codec: FocalCodec, sig: Tensor, mix: float,
+                  f0_teacher: Tensor | None = None) -> Forward:
+    """Offline forward pass on crops sig (B, N), quantisation blended in by ``mix``.
+
+    ``f0_teacher`` (B, T) in Hz (NaN where unvoiced) drives a harmonic decoder's voice.
     """
     feats, _ = codec.sig_to_feats(sig)
     lats, _ = codec.feats_to_lats(feats)
     codes = codec.lats_to_codes(lats)
     qfeats, _ = codec.codes_to_qfeats(quantize_ste(lats, codes, mix))
+    if getattr(codec.decoder, "harmonic", None) is not None:
+        out, _, pitch = codec.decoder.forward_with_pitch(  # type: ignore[union-attr]
+            qfeats, f0_teacher=f0_teacher)
+        return Forward(out, lats, codes, qfeats, pitch)
     out, _ = codec.qfeats_to_sig(qfeats)
-    return out, lats, codes, qfeats
+    return Forward(out, lats, codes, qfeats, None)
 
 
 def resample_out(y: Tensor, codec: FocalCodec) -> Tensor:
@@ -107,8 +122,8 @@ class Trainer:
             with torch.no_grad():  # start quiet: a random head is ~0.5 RMS, speech ~0.05
                 self.codec.decoder.head.proj.weight.mul_(0.05)
                 self.codec.decoder.head.proj.bias.zero_()
-        self.pitch_head: PitchHead | None = None
-        if cfg.loss.pitch > 0:
+        self.pitch_head: PitchHead | None = None  # a probe, when the decoder has no pitch
+        if cfg.loss.pitch > 0 and getattr(self.codec.decoder, "harmonic", None) is None:
             self.pitch_head = PitchHead(int(cfg.model["decoder_config"]["input_dim"]))
         self.codec.train()
         self.spectral = MultiResolutionSpectralLoss(cfg.loss.fft_sizes, cfg.loss.n_mels)
@@ -202,10 +217,18 @@ class Trainer:
             group["lr"] = cfg.optim.lr * factor * group["lr_mult"]
         mix = quant_mix(self.step, cfg)
         clean, noisy = self.sampler.batch(self.rng, cfg.batch_size)
-        y, lats, codes, qfeats = forward_codec(self.codec, noisy, mix)
+        w = cfg.loss
+        target_pitch = None
+        teacher = None
+        if w.pitch > 0:
+            with torch.no_grad():
+                target_pitch = sig_to_pitch(clean, self.codec.samples_per_token_input)
+            if w.pitch_teacher > 0 and self.rng.random() < w.pitch_teacher:
+                log_f0, voiced = target_pitch
+                teacher = torch.where(voiced, log_f0.exp(), torch.nan).double()
+        y, lats, codes, qfeats, decoder_pitch = forward_codec(self.codec, noisy, mix, teacher)
         y = resample_out(y, self.codec)[:, : clean.shape[1]]
         spec = self.spectral(y, clean)
-        w = cfg.loss
         commit = commitment_loss(lats, codes)
         balance = bit_balance_loss(lats, w.balance_temperature)
         loss = w.mel * spec["mel"] + w.sc * spec["sc"] + w.mag * spec["mag"]
@@ -216,12 +239,14 @@ class Trainer:
         if w.wave > 0:
             wave = waveform_loss(y, clean)
             loss = loss + w.wave * wave
-        if self.pitch_head is not None:
-            with torch.no_grad():
-                log_f0, voiced = sig_to_pitch(clean, self.codec.samples_per_token_input)
-            frames = min(qfeats.shape[1], log_f0.shape[1])
-            pred, voicing = self.pitch_head(qfeats[:, :frames])
-            pitch = pitch_loss(pred, voicing, log_f0[:, :frames], voiced[:, :frames])
+        if target_pitch is not None:
+            log_f0, voiced = target_pitch
+            if decoder_pitch is None:
+                assert self.pitch_head is not None
+                decoder_pitch = self.pitch_head(qfeats)
+            frames = min(decoder_pitch[0].shape[1], log_f0.shape[1])
+            pitch = pitch_loss(decoder_pitch[0][:, :frames], decoder_pitch[1][:, :frames],
+                               log_f0[:, :frames], voiced[:, :frames])
             loss = loss + w.pitch * pitch
         logs = {"loss": loss.item(), "mel": spec["mel"].item(), "sc": spec["sc"].item(),
                 "mag": spec["mag"].item(), "commit": commit.item(), "bal": balance.item()}
@@ -229,7 +254,7 @@ class Trainer:
             logs["ent"] = ent.item()
         if w.wave > 0:
             logs["wave"] = wave.item()
-        if self.pitch_head is not None:
+        if w.pitch > 0:
             logs["pitch"] = pitch.item()
         use_gan = self.disc is not None and self.step >= cfg.gan.start_step
         if use_gan:

@@ -63,3 +63,18 @@ def test_pitch_loss_trains_resumes_and_is_not_exported(tmp_path: Path):
     from safetensors.torch import load_file
 
     assert not any("pitch" in k for k in load_file(out / "model.safetensors"))
+
+
+@pytest.mark.parametrize("teacher", [0.0, 0.5])
+def test_harmonic_decoder_learns_the_pitch_target(tmp_path: Path, teacher: float):
+    cfg = _config()
+    cfg.model["decoder_name"] = "Vocos"
+    cfg.model["decoder_config"] = {"input_dim": 32, "num_layers": 1, "dim": 32, "ffn_dim": 64,
+                                   "n_fft": 640, "hop_length": 320, "causal": True,
+                                   "harmonics": 16}
+    cfg.loss.pitch = 1.0
+    cfg.loss.pitch_teacher = teacher
+    tr = _trainer(cfg, tmp_path / "run")
+    assert tr.pitch_head is None  # the decoder's own f0 and voicing are trained
+    first = tr.train_step()["pitch"]
+    assert tr.fit(12)["pitch"] < first
