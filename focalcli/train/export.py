@@ -30,6 +30,18 @@ def _front_end(enc: dict[str, Any]) -> str:
     return f"WavLM-style causal conv front end (dims {enc['hidden_dims']})"
 
 
+def _decoder_heads(dec: dict[str, Any]) -> str:
+    heads = []
+    if "n_fft" in dec:
+        heads.append(f"iSTFT head, n_fft {dec['n_fft']}"
+                     + (", phase relative to stream time" if dec.get("absolute_phase") else ""))
+    if dec.get("harmonics"):
+        heads.append(f"harmonic head: {dec['harmonics']} harmonics of a predicted f0 with a "
+                     "running phase, amplitudes from the iSTFT envelope, voicing-gated")
+        return ": " + "; ".join(heads)
+    return ": " + heads[0] if heads else ""
+
+
 def _card(codec: FocalCodec, state: dict[str, Any], name: str, extra: str) -> str:
     cfg = state["config"]
     params = codec.num_parameters()
@@ -57,7 +69,7 @@ def _card(codec: FocalCodec, state: dict[str, Any], name: str, extra: str) -> st
         "binary spherical quantiser (BSQ).",
         "- Decompressor: FocalDecoder with chunk refiner; decoder: "
         f"{cfg['model']['decoder_name']} ({dec['num_layers']} ConvNeXt layers, dim {dec['dim']}, "
-        f"hop {dec['hop_length']}).",
+        f"hop {dec['hop_length']}){_decoder_heads(dec)}.",
         f"- Parameters: {total:,} ({total * 4 / 2**20:.1f} MiB fp32): "
         + ", ".join(f"{k} {v:,}" for k, v in params.items()) + ".",
         "",
@@ -74,6 +86,10 @@ def _card(codec: FocalCodec, state: dict[str, Any], name: str, extra: str) -> st
         f"- Losses: multi-resolution log-mel L1 + spectral convergence + log-magnitude L1 "
         f"(FFT {cfg['loss']['fft_sizes']})"
         + (f" + relative waveform L1 ({cfg['loss']['wave']})" if cfg["loss"].get("wave") else "")
+        + (f" + pitch and voicing targets from an autocorrelation tracker (weight "
+           f"{cfg['loss']['pitch']}; the tracker's f0 drives the voice in "
+           f"{cfg['loss'].get('pitch_teacher', 0):.0%} of steps)"
+           if cfg["loss"].get("pitch") else "")
         + f", BSQ commitment ({cfg['loss']['commit']}), bit-balance/decorrelation "
         f"({cfg['loss']['balance']}) and group entropy ({cfg['loss'].get('group_entropy', 0)}); "
         "quantisation ramped in over steps "

@@ -78,3 +78,13 @@ def test_harmonic_decoder_learns_the_pitch_target(tmp_path: Path, teacher: float
     assert tr.pitch_head is None  # the decoder's own f0 and voicing are trained
     first = tr.train_step()["pitch"]
     assert tr.fit(12)["pitch"] < first
+    if teacher:
+        return
+    from focalcli.model.loading import load_codec
+    from focalcli.train.export import export_model
+
+    out = export_model(tmp_path / "run", tmp_path / "model", name="tiny-harmonic")
+    assert "harmonic head: 16 harmonics" in (out / "MODEL_CARD.md").read_text()
+    assert "pitch and voicing targets" in (out / "MODEL_CARD.md").read_text()
+    codec = load_codec(str(out))
+    assert codec.decoder.harmonic is not None and codec.decoder.harmonic.num_harmonics == 16
