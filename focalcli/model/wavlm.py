@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from focalcli.model.layers import FeedForward, causal_pad, channels_last_norm, mel_filterbank
+from focalcli.model.pitch import frames_to_pitch
 
 SAMPLE_RATE = 16000
 
@@ -93,7 +94,11 @@ class LogMelFrontEnd(nn.Module):
     consecutive sub-frames are concatenated into one frame. The input is zero-padded at the end to
     a multiple of ``hop * stack``. The filters and window are fixed, so it has no weights.
 
-    State: the last ``n_fft - hop`` input samples, (B, 1, n_fft - hop).
+    With ``pitch``, each frame also gets two pitch features from :func:`frames_to_pitch` on
+    the two frames of samples ending at its end, so they use no later sample either.
+
+    State: the last ``context`` input samples, (B, 1, context): ``n_fft - hop``, or one frame
+    if that is longer and ``pitch`` is on.
     """
 
     # log-mel of speech at -40 to -10 dBFS lies roughly in [-11, 2]; this maps it near [-1, 1]
@@ -103,15 +108,19 @@ class LogMelFrontEnd(nn.Module):
     filters: Tensor
 
     def __init__(self, n_mels: int, n_fft: int, hop_length: int, stack: int,
-                 sample_rate: int) -> None:
+                 sample_rate: int, pitch: bool = False) -> None:
         super().__init__()
         if not 0 < hop_length <= n_fft:
             raise ValueError(f"mel hop_length must be in 1..n_fft, got {hop_length}")
         self.n_fft = n_fft
         self.hop_length = hop_length
         self.stack = stack
-        self.output_dim = stack * n_mels
+        self.pitch = pitch
+        self.sample_rate = sample_rate
+        self.output_dim = stack * n_mels + (2 if pitch else 0)
         self.downsample_factor = hop_length * stack
+        # Context kept between calls: what the mel window and the pitch window reach back.
+        self.context = max(n_fft - hop_length, self.downsample_factor if pitch else 0)
         self.register_buffer("window", torch.hann_window(n_fft, periodic=False), persistent=False)
         self.register_buffer("filters", mel_filterbank(n_fft, n_mels, sample_rate).T,
                              persistent=False)
@@ -121,13 +130,26 @@ class LogMelFrontEnd(nn.Module):
         pad_end = -x.shape[-1] % self.downsample_factor
         if pad_end:
             x = nn.functional.pad(x, (0, pad_end))
-        x, ctx = causal_pad(x, ctxs[0] if ctxs else None, self.n_fft - self.hop_length,
-                            mode="constant")
-        frames = x[:, 0].unfold(-1, self.n_fft, self.hop_length)  # (B, N / hop, n_fft)
+        x, ctx = causal_pad(x, ctxs[0] if ctxs else None, self.context, mode="constant")
+        mel_in = x[:, 0, self.context - (self.n_fft - self.hop_length) :]
+        frames = mel_in.unfold(-1, self.n_fft, self.hop_length)  # (B, N / hop, n_fft)
         mags = torch.fft.rfft(frames * self.window).abs()
         logmel = (torch.log(mags @ self.filters + 1e-5) + self.LOG_OFFSET) / self.LOG_SCALE
         B, S, M = logmel.shape
-        return logmel.reshape(B, S // self.stack, self.stack * M).transpose(1, 2), [ctx]
+        feats = logmel.reshape(B, S // self.stack, self.stack * M)
+        if self.pitch:
+            feats = torch.cat([feats, self.pitch_features(x[:, 0])], -1)
+        return feats.transpose(1, 2), [ctx]
+
+    def pitch_features(self, x: Tensor) -> Tensor:
+        """Context-padded samples (B, context + N) -> (B, N / frame, 2): log-f0 in octaves
+        around 150 Hz (0 when aperiodic) and periodicity, from a window of two frames that ends
+        where each frame ends."""
+        frame = self.downsample_factor
+        frames = x[:, self.context - frame :].unfold(-1, 2 * frame, frame)
+        log_f0, periodicity, _ = frames_to_pitch(frames, self.sample_rate)
+        octaves = (log_f0 - math.log(150.0)) / math.log(2.0)
+        return torch.stack([octaves * periodicity, periodicity], -1)
 
 
 class ConvPositionalEmbedding(nn.Module):
@@ -274,6 +296,7 @@ class WavLM(nn.Module):
         use_flex_attention: bool = False,
         frontend: str = "conv",
         n_mels: int = 80,
+        pitch_features: bool = False,
         n_fft: int = 400,
         hop_length: int = 160,
     ) -> None:
@@ -296,7 +319,8 @@ class WavLM(nn.Module):
             # A per-frame LayerNorm would erase the level, so the fixed scaling stands in for it.
             if not causal:
                 raise ValueError("frontend 'logmel' is only implemented for causal encoders")
-            self.feature_extractor = LogMelFrontEnd(n_mels, n_fft, hop_length, 2, SAMPLE_RATE)
+            self.feature_extractor = LogMelFrontEnd(n_mels, n_fft, hop_length, 2, SAMPLE_RATE,
+                                                    pitch_features)
             self.norm = nn.Identity()
         else:
             raise ValueError(f"frontend must be 'conv' or 'logmel', got {frontend!r}")

@@ -29,7 +29,7 @@ from torch import Tensor, nn
 from focalcli.model.codec import FocalCodec
 from focalcli.train.config import TrainConfig
 from focalcli.train.data import CropSampler
-from focalcli.train.pitch import sig_to_pitch
+from focalcli.model.pitch import sig_to_pitch
 from focalcli.train.losses import (
     MultiResolutionSpectralLoss,
     PitchHead,
@@ -152,13 +152,23 @@ class Trainer:
 
     # -- state -----------------------------------------------------------------------------------
     def _warm_start(self, source: str) -> None:
+        """Copy every tensor of ``source`` whose shape matches. A tensor that has grown (same
+        rank, no dimension smaller, e.g. an input projection given extra features) gets the
+        source in its leading block and zeros elsewhere, so the model starts out the same."""
         from focalcli.model.loading import load_codec
 
         src = load_codec(os.path.expanduser(source)).state_dict()
         own = self.codec.state_dict()
         fit = {k: v for k, v in src.items() if k in own and own[k].shape == v.shape}
+        grown = [k for k, v in src.items() if k in own and k not in fit
+                 and v.dim() == own[k].dim() and all(a <= b for a, b in zip(v.shape, own[k].shape))]
+        for k in grown:
+            block = tuple(slice(0, n) for n in src[k].shape)
+            fit[k] = torch.zeros_like(own[k])
+            fit[k][block] = src[k]
         self.codec.load_state_dict(fit, strict=False)
-        self.log(f"init_from {source}: {len(fit)}/{len(own)} tensors loaded")
+        self.log(f"init_from {source}: {len(fit)}/{len(own)} tensors loaded"
+                 + (f" ({len(grown)} grown: {', '.join(grown)})" if grown else ""))
 
     def state_dict(self) -> dict[str, Any]:
         return {

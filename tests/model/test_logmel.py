@@ -56,6 +56,47 @@ def test_encoder_uses_the_front_end_and_streams():
     torch.testing.assert_close(torch.cat(parts, dim=1), whole, atol=1e-5, rtol=0)
 
 
+def voice(f0_start: float, f0_end: float, seconds: float) -> torch.Tensor:
+    """(1, N): a gliding harmonic voice with a little noise."""
+    n = int(16000 * seconds)
+    f0 = torch.linspace(f0_start, f0_end, n, dtype=torch.float64)
+    phase = 2 * torch.pi * torch.cumsum(f0, 0) / 16000
+    sig = sum(torch.sin(k * phase) / k for k in range(1, 6))
+    noise = torch.randn(n, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    return (0.1 * sig + 0.002 * noise).float()[None]
+
+
+def test_pitch_features_follow_the_voice_causally():
+    front = LogMelFrontEnd(n_mels=40, n_fft=400, hop_length=160, stack=2, sample_rate=16000,
+                           pitch=True)
+    sig = voice(110.0, 220.0, 1.0)
+    feats, ctx = front(sig[:, None])
+    assert feats.shape == (1, 82, 50) and ctx[0] is not None and ctx[0].shape == (1, 1, 320)
+    octaves, periodicity = feats[0, -2], feats[0, -1]
+    # frame t's window is the 40 ms ending at (t + 1) * 320, centred on t * 320
+    f0_mid = 110.0 + 110.0 * torch.arange(50) * 320 / 16000  # the glide is linear in Hz
+    expected = torch.log2(f0_mid / 150.0)
+    assert (periodicity[2:] > 0.8).all()
+    assert ((octaves[2:] / periodicity[2:]) - expected[2:]).abs().max() < 0.05  # 60 cents
+    changed = sig.clone()
+    changed[:, 6400:] = 0.1 * torch.randn(1, 16000 - 6400)
+    other, _ = front(changed[:, None])
+    assert torch.equal(feats[..., :20], other[..., :20])
+    assert (other[0, -1, 22:] < 0.5).all()  # noise is aperiodic
+
+
+def test_encoder_with_pitch_features_streams():
+    enc = WavLM(**SMALL, causal=True, pitch_features=True).eval()
+    sig = voice(100.0, 180.0, 0.64)
+    with torch.no_grad():
+        whole, _ = enc(sig)
+        state, parts = None, []
+        for i in range(0, 10240, 1280):
+            out, state = enc(sig[:, i:i + 1280], state)
+            parts.append(out)
+    torch.testing.assert_close(torch.cat(parts, dim=1), whole, atol=1e-5, rtol=0)
+
+
 @pytest.mark.parametrize("kwargs, message", [
     (dict(causal=False), "only implemented for causal"),
     (dict(causal=True, frontend="fbank"), "frontend must be"),

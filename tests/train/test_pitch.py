@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from focalcli.train.pitch import sig_to_pitch
+from focalcli.model.pitch import sig_to_pitch
 from tests.train.test_train_smoke import _config, _trainer
 
 
@@ -88,3 +88,26 @@ def test_harmonic_decoder_learns_the_pitch_target(tmp_path: Path, teacher: float
     assert "pitch and voicing targets" in (out / "MODEL_CARD.md").read_text()
     codec = load_codec(str(out))
     assert codec.decoder.harmonic is not None and codec.decoder.harmonic.num_harmonics == 16
+
+
+def test_warm_start_into_a_grown_front_end_starts_out_the_same(tmp_path: Path):
+    """Adding pitch features grows the encoder's input projection; the new inputs start at 0."""
+    from focalcli.model.loading import load_codec
+    from focalcli.train.export import export_model
+
+    cfg = _config()
+    cfg.model["encoder_config"]["frontend"] = "logmel"
+    _trainer(cfg, tmp_path / "run").fit(2)
+    source = export_model(tmp_path / "run", tmp_path / "model", name="tiny-mel")
+    grown = _config()
+    grown.model["encoder_config"].update(frontend="logmel", pitch_features=True)
+    grown.init_from = str(source)
+    tr = _trainer(grown, tmp_path / "grown")
+    proj = tr.codec.encoder.feature_proj.weight
+    assert proj.shape[1] == load_codec(str(source)).encoder.feature_proj.weight.shape[1] + 2
+    assert (proj[:, -2:] == 0).all()
+    sig = harmonic(140.0, 0.64)
+    with torch.no_grad():
+        expected, _ = load_codec(str(source)).sig_to_feats(sig)
+        got, _ = tr.codec.eval().sig_to_feats(sig)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
