@@ -1,6 +1,9 @@
 """Decode the dev split with a checkpoint or model folder, then score it with the shared eval.
 
-    python bench/train_eval.py SOURCE OUT_DIR [--name N] [--metrics pesq_wb,stoi] [--limit N]
+    python bench/train_eval.py SOURCE OUT_DIR --ref-dir DEV [--name N] [--metrics pesq_wb,stoi]
+
+DEV: a folder with the dev split's reference files (``../shared/eval/README.md`` shows the
+two-line copy). The eval tool and the manifest are taken from ``../shared`` beside the checkout.
 
 SOURCE: a training checkpoint (.pt), a run folder (last.pt), or a model folder / bundled name.
 Decoding goes through the streaming engine (``encode_signal`` / ``decode_tokens``), exactly what
@@ -21,8 +24,9 @@ import numpy as np
 import soundfile as sf
 import torch
 
-MANIFEST = Path("/work/shared/data/speech/manifest.tsv")
-EVAL = Path("/work/shared/eval")
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+MANIFEST = SHARED / "data/speech/manifest.tsv"
+EVAL = SHARED / "eval"
 
 
 def load_any(source: str) -> Any:
@@ -76,7 +80,7 @@ def main() -> None:
     ap.add_argument("--metrics", default=None)
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--jobs", type=int, default=1)
-    ap.add_argument("--ref-dir", default="/work/evalwork/dev")
+    ap.add_argument("--ref-dir", required=True, help="folder of the dev split's references")
     a = ap.parse_args()
     torch.set_num_threads(1)
     codec = load_any(a.source)

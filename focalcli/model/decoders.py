@@ -1,7 +1,9 @@
-"""Waveform decoders: WaveNeXt (linear head, used by the causal models) and Vocos (iSTFT head).
+"""Waveform decoders: WaveNeXt (linear head, used by the causal models) and Vocos (iSTFT head,
+optionally with a harmonic head for voiced speech).
 
 Both share a ConvNeXt backbone over (B, T, C) features at the token rate. Streaming state: one
-context (B, C, kernel-1) for the embedding convolution and one per ConvNeXt block.
+context (B, C, kernel-1) for the embedding convolution and one per ConvNeXt block, then what the
+optional Vocos heads carry (see ``Vocos.forward_with_pitch``).
 """
 
 from __future__ import annotations
@@ -146,16 +148,16 @@ class ISTFTHead(nn.Module):
     def spectrum_to_sig(self, log_mag: Tensor, phase: Tensor, frame0: Tensor | None = None
                         ) -> Tensor:
         """Log-magnitude and phase (B, T, n_fft // 2 + 1) -> signal (B, T * hop)."""
-        x = log_mag
         if self.absolute_phase:
             if frame0 is None:
-                frame0 = torch.zeros(x.shape[0], 1, dtype=torch.long, device=x.device)
-            phase = phase + self.phase_ramp(frame0, x.shape[1])
+                frame0 = torch.zeros(log_mag.shape[0], 1, dtype=torch.long,
+                                     device=log_mag.device)
+            phase = phase + self.phase_ramp(frame0, log_mag.shape[1])
         spec = torch.exp(log_mag).clamp(max=100.0) * torch.complex(torch.cos(phase),
                                                                    torch.sin(phase))
         frames = torch.fft.irfft(spec, self.n_fft, dim=-1)  # (B, T, n_fft)
         if self.causal:
-            return frames[..., -self.hop_length :].reshape(x.shape[0], -1)
+            return frames[..., -self.hop_length :].reshape(log_mag.shape[0], -1)
         B, T, _ = frames.shape
         size = (T - 1) * self.hop_length + self.n_fft
         trim = (self.n_fft - self.hop_length) // 2
