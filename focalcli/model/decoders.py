@@ -143,7 +143,8 @@ class ISTFTHead(nn.Module):
 
     def forward(self, x: Tensor, frame0: Tensor | None = None) -> Tensor:
         """x: (B, T, dim); frame0: (B, 1) int64 index of the first frame (absolute phase only)."""
-        return self.spectrum_to_sig(*self.proj(x).chunk(2, dim=-1), frame0)
+        log_mag, phase = self.proj(x).chunk(2, dim=-1)
+        return self.spectrum_to_sig(log_mag, phase, frame0)
 
     def spectrum_to_sig(self, log_mag: Tensor, phase: Tensor, frame0: Tensor | None = None
                         ) -> Tensor:

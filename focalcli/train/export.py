@@ -124,8 +124,9 @@ def calibrate_level(codec: FocalCodec, data: dict[str, Any], seconds: float = 60
 
     Codes ``seconds`` of training crops (RMS of output vs input, in dB, median over crops) and
     folds the inverse gain into the decoder's output layer: for Vocos the log-magnitude bias
-    (the inverse FFT is linear, and harmonic amplitudes follow that spectrum), for WaveNeXt the head's weight and bias. Spectral log losses
-    leave a small overall level bias that this removes.
+    (the inverse FFT is linear, and harmonic amplitudes follow that spectrum), for WaveNeXt
+    the head's weight and bias. Spectral log losses leave a small overall level bias that this
+    removes.
     """
     import numpy as np
 

@@ -27,9 +27,10 @@ import torch
 from torch import Tensor, nn
 
 from focalcli.model.codec import FocalCodec
+from focalcli.model.decoders import Vocos
+from focalcli.model.pitch import sig_to_pitch
 from focalcli.train.config import TrainConfig
 from focalcli.train.data import CropSampler
-from focalcli.model.pitch import sig_to_pitch
 from focalcli.train.losses import (
     MultiResolutionSpectralLoss,
     PitchHead,
@@ -89,9 +90,8 @@ def forward_codec(codec: FocalCodec, sig: Tensor, mix: float,
     lats, _ = codec.feats_to_lats(feats)
     codes = codec.lats_to_codes(lats)
     qfeats, _ = codec.codes_to_qfeats(quantize_ste(lats, codes, mix))
-    if getattr(codec.decoder, "harmonic", None) is not None:
-        out, _, pitch = codec.decoder.forward_with_pitch(  # type: ignore[union-attr]
-            qfeats, f0_teacher=f0_teacher)
+    if isinstance(codec.decoder, Vocos) and codec.decoder.harmonic is not None:
+        out, _, pitch = codec.decoder.forward_with_pitch(qfeats, f0_teacher=f0_teacher)
         return Forward(out, lats, codes, qfeats, pitch)
     out, _ = codec.qfeats_to_sig(qfeats)
     return Forward(out, lats, codes, qfeats, None)
@@ -161,7 +161,8 @@ class Trainer:
         own = self.codec.state_dict()
         fit = {k: v for k, v in src.items() if k in own and own[k].shape == v.shape}
         grown = [k for k, v in src.items() if k in own and k not in fit
-                 and v.dim() == own[k].dim() and all(a <= b for a, b in zip(v.shape, own[k].shape))]
+                 and v.dim() == own[k].dim()
+                 and all(a <= b for a, b in zip(v.shape, own[k].shape, strict=True))]
         for k in grown:
             block = tuple(slice(0, n) for n in src[k].shape)
             fit[k] = torch.zeros_like(own[k])

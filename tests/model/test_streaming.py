@@ -12,7 +12,6 @@ from focalcli.engine import DecoderSession, EncoderSession, decode_tokens, encod
 from focalcli.model import load_codec
 from focalcli.model.testing import TINY_CONFIG, save_tiny_model
 
-
 ABSOLUTE_PHASE_VOCOS = {
     "input_dim": 32, "num_layers": 1, "dim": 32, "ffn_dim": 64, "n_fft": 960,
     "hop_length": 320, "causal": True, "absolute_phase": True,
