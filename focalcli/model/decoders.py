@@ -242,8 +242,10 @@ class HarmonicHead(nn.Module):
         # float noise of the order of 1e-7, which the phase integrates, cannot make a stream
         # cut into pieces differ from the whole.
         f0 = torch.round(log_f0.detach().exp().double() * 100) / 100
-        if f0_teacher is not None:
-            f0 = torch.where(f0_teacher.isnan(), f0, f0_teacher.to(f0.dtype))
+        if f0_teacher is not None:  # cut or NaN-padded to T frames
+            f0_teacher = nn.functional.pad(f0_teacher[:, :T].to(f0.dtype),
+                                           (0, max(0, T - f0_teacher.shape[1])), value=math.nan)
+            f0 = torch.where(f0_teacher.isnan(), f0, f0_teacher)
         voicing = torch.sigmoid(voicing_logit)
         amps = self.amplitudes(log_mag, f0, gains, voicing)
         if state is None:

@@ -26,7 +26,9 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 def _front_end(enc: dict[str, Any]) -> str:
     if enc.get("frontend", "conv") == "logmel":
         return (f"causal log-mel front end ({enc.get('n_mels', 80)} bands, {enc.get('n_fft', 400)}"
-                f"-sample Hann window, hop {enc.get('hop_length', 160)}, 2 sub-frames per frame)")
+                f"-sample Hann window, hop {enc.get('hop_length', 160)}, 2 sub-frames per frame"
+                + (", plus causal log-f0 and periodicity" if enc.get("pitch_features") else "")
+                + ")")
     return f"WavLM-style causal conv front end (dims {enc['hidden_dims']})"
 
 
@@ -38,8 +40,7 @@ def _decoder_heads(dec: dict[str, Any]) -> str:
     if dec.get("harmonics"):
         heads.append(f"harmonic head: {dec['harmonics']} harmonics of a predicted f0 with a "
                      "running phase, amplitudes from the iSTFT envelope, voicing-gated")
-        return ": " + "; ".join(heads)
-    return ": " + heads[0] if heads else ""
+    return ": " + "; ".join(heads) if heads else ""
 
 
 def _card(codec: FocalCodec, state: dict[str, Any], name: str, extra: str) -> str:

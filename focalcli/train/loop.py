@@ -80,6 +80,11 @@ class Forward(NamedTuple):
     pitch: tuple[Tensor, Tensor] | None
 
 
+def has_harmonic_decoder(codec: FocalCodec) -> bool:
+    """Whether the decoder predicts its own pitch (a Vocos with a harmonic head)."""
+    return isinstance(codec.decoder, Vocos) and codec.decoder.harmonic is not None
+
+
 def forward_codec(codec: FocalCodec, sig: Tensor, mix: float,
                   f0_teacher: Tensor | None = None) -> Forward:
     """Offline forward pass on crops sig (B, N), quantisation blended in by ``mix``.
@@ -90,7 +95,8 @@ def forward_codec(codec: FocalCodec, sig: Tensor, mix: float,
     lats, _ = codec.feats_to_lats(feats)
     codes = codec.lats_to_codes(lats)
     qfeats, _ = codec.codes_to_qfeats(quantize_ste(lats, codes, mix))
-    if isinstance(codec.decoder, Vocos) and codec.decoder.harmonic is not None:
+    if has_harmonic_decoder(codec):
+        assert isinstance(codec.decoder, Vocos)
         out, _, pitch = codec.decoder.forward_with_pitch(qfeats, f0_teacher=f0_teacher)
         return Forward(out, lats, codes, qfeats, pitch)
     out, _ = codec.qfeats_to_sig(qfeats)
@@ -123,7 +129,7 @@ class Trainer:
                 self.codec.decoder.head.proj.weight.mul_(0.05)
                 self.codec.decoder.head.proj.bias.zero_()
         self.pitch_head: PitchHead | None = None  # a probe, when the decoder has no pitch
-        if cfg.loss.pitch > 0 and getattr(self.codec.decoder, "harmonic", None) is None:
+        if cfg.loss.pitch > 0 and not has_harmonic_decoder(self.codec):
             self.pitch_head = PitchHead(int(cfg.model["decoder_config"]["input_dim"]))
         self.codec.train()
         self.spectral = MultiResolutionSpectralLoss(cfg.loss.fft_sizes, cfg.loss.n_mels)
