@@ -1,4 +1,4 @@
-"""The training-only pitch target: the tracker, and the auxiliary loss in the trainer."""
+"""The pitch tracker, the trainer's pitch target, and warm starts into grown tensors."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from test_train_smoke import _config, _trainer  # same folder: pytest puts it on sys.path
 
 from focalcli.model.pitch import sig_to_pitch
-from tests.train.test_train_smoke import _config, _trainer
 
 
 def harmonic(f0: float, seconds: float = 1.0, seed: int = 0) -> torch.Tensor:
