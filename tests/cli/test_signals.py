@@ -32,10 +32,16 @@ def test_broken_pipe_ends_quietly(run: Run, tmp_path: Path, tiny_model: Path,
     assert len(head) == 100 and err == b""
 
 
+def _default_signals() -> None:
+    """As in a foreground terminal: a runner started in the background (`cmd &` without job
+    control) passes SIGINT down as ignored, and Python keeps it ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _interrupt(sig: int, tmp_path: Path, tiny_model: Path) -> tuple[int, list[str], bytes]:
     """Start a raw-stdin encode into out.fcs, signal it once its temporary file exists."""
     proc = _popen(["encode", "--raw", "-r", "16000", "-", "out.fcs"], tmp_path, tiny_model,
-                  stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+                  stdin=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_default_signals)
     assert proc.stdin is not None and proc.stderr is not None
     proc.stdin.write(b"\0" * 64000)
     proc.stdin.flush()
