@@ -142,7 +142,8 @@ class ISTFTHead(nn.Module):
         return turns.float() * (2 * math.pi / self.n_fft)
 
     def forward(self, x: Tensor, frame0: Tensor | None = None) -> Tensor:
-        """x: (B, T, dim); frame0: (B, 1) int64 index of the first frame (absolute phase only)."""
+        """x: (B, T, dim); frame0: (B, 1) int64 index of the first frame (absolute phase only,
+        supplied by ``Vocos``, which keeps the count)."""
         log_mag, phase = self.proj(x).chunk(2, dim=-1)
         return self.spectrum_to_sig(log_mag, phase, frame0)
 
@@ -150,9 +151,7 @@ class ISTFTHead(nn.Module):
                         ) -> Tensor:
         """Log-magnitude and phase (B, T, n_fft // 2 + 1) -> signal (B, T * hop)."""
         if self.absolute_phase:
-            if frame0 is None:
-                frame0 = torch.zeros(log_mag.shape[0], 1, dtype=torch.long,
-                                     device=log_mag.device)
+            assert frame0 is not None, "absolute phase needs the first frame's index"
             phase = phase + self.phase_ramp(frame0, log_mag.shape[1])
         spec = torch.exp(log_mag).clamp(max=100.0) * torch.complex(torch.cos(phase),
                                                                    torch.sin(phase))
