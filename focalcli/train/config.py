@@ -62,10 +62,16 @@ class GanConfig:
 
 @dataclass
 class OptimConfig:
-    """AdamW with linear warm-up then cosine decay to ``lr * min_lr_ratio`` at ``steps``."""
+    """AdamW with linear warm-up then cosine decay to ``lr * min_lr_ratio`` at ``steps``.
+
+    ``freeze``: parameter-name prefixes (e.g. ``"encoder"``, ``"compressor"``,
+    ``"decoder.backbone"``) held fixed, for staged training: with the encoder and compressor
+    frozen the tokens stay exactly those of the warm start while the decoder side learns.
+    """
 
     lr: float = 1e-3
     encoder_lr_mult: float = 1.0
+    freeze: list[str] = field(default_factory=list)
     betas: tuple[float, float] = (0.8, 0.99)
     weight_decay: float = 0.01
     warmup_steps: int = 300

@@ -97,7 +97,9 @@ def _card(codec: FocalCodec, state: dict[str, Any], name: str, extra: str) -> st
         f"{cfg['loss']['quant_ramp']} with a straight-through estimator; GAN: "
         f"{'on' if cfg['gan']['enabled'] else 'off'}.",
         f"- AdamW lr {cfg['optim']['lr']} (encoder x{cfg['optim']['encoder_lr_mult']}), "
-        f"warm-up {cfg['optim']['warmup_steps']}, cosine to x{cfg['optim']['min_lr_ratio']}.",
+        f"warm-up {cfg['optim']['warmup_steps']}, cosine to x{cfg['optim']['min_lr_ratio']}"
+        + (f"; frozen: {', '.join(cfg['optim']['freeze'])}" if cfg["optim"].get("freeze")
+           else "") + ".",
         "- Data: train split of the shared speech manifest (dev speakers held out), silence "
         "trimmed, random crops, random level -32..-16 dBFS, light white noise on 20 % of inputs.",
         f"- Training config: `focalcli/train/configs/{cfg['name']}.json` (the table below lists "

@@ -134,9 +134,10 @@ class Trainer:
         self.codec.train()
         self.spectral = MultiResolutionSpectralLoss(cfg.loss.fft_sizes, cfg.loss.n_mels)
         o = cfg.optim
-        enc = list(self.codec.encoder.parameters())
+        self._freeze(o.freeze)
+        enc = [p for p in self.codec.encoder.parameters() if p.requires_grad]
         enc_ids = {id(p) for p in enc}
-        rest = [p for p in self.codec.parameters() if id(p) not in enc_ids]
+        rest = [p for p in self.codec.parameters() if p.requires_grad and id(p) not in enc_ids]
         if self.pitch_head is not None:
             rest += list(self.pitch_head.parameters())
         self.opt = torch.optim.AdamW(
@@ -155,6 +156,21 @@ class Trainer:
         self.cpu_seconds = 0.0
         self.audio_seconds = 0.0
         self.last_logs: dict[str, float] = {}
+
+    def _freeze(self, prefixes: list[str]) -> None:
+        """Hold every parameter whose name starts with one of ``prefixes`` fixed."""
+        if not prefixes:
+            return
+        names = [n for n, _ in self.codec.named_parameters()]
+        for prefix in prefixes:
+            if not any(n == prefix or n.startswith(prefix + ".") for n in names):
+                raise ValueError(f"optim.freeze: no parameter is named {prefix!r}")
+        frozen = 0
+        for name, p in self.codec.named_parameters():
+            if any(name == q or name.startswith(q + ".") for q in prefixes):
+                p.requires_grad_(False)
+                frozen += p.numel()
+        self.log(f"frozen: {', '.join(prefixes)} ({frozen:,} parameters)")
 
     # -- state -----------------------------------------------------------------------------------
     def _warm_start(self, source: str) -> None:

@@ -140,3 +140,32 @@ def test_gan_phase_runs(tmp_path: Path) -> None:
     assert {"adv", "fm", "disc"} <= set(logs)
     resumed = _trainer(cfg, tmp_path / "run")
     assert resumed.try_resume() and resumed.step == 3
+
+
+def test_frozen_encoder_and_compressor_keep_the_tokens(tmp_path: Path) -> None:
+    cfg = _config()
+    cfg.optim.freeze = ["encoder", "compressor"]
+    tr = _trainer(cfg, tmp_path / "run")
+    before = {k: v.clone() for k, v in tr.codec.state_dict().items()}
+    probe = torch.from_numpy(_synth(0.64, 150.0, 7))[None]
+    tr.codec.eval()
+    with torch.no_grad():
+        toks_before = tr.codec.sig_to_toks(probe)[0]
+    tr.codec.train()
+    tr.fit(4)
+    after = tr.codec.state_dict()
+    for k, v in before.items():
+        if k.startswith(("encoder.", "compressor.")):
+            assert torch.equal(v, after[k]), k
+    assert any(not torch.equal(v, after[k]) for k, v in before.items()
+               if k.startswith("decoder."))
+    tr.codec.eval()
+    with torch.no_grad():
+        assert torch.equal(tr.codec.sig_to_toks(probe)[0], toks_before)
+
+
+def test_freeze_names_an_unknown_module(tmp_path: Path) -> None:
+    cfg = _config()
+    cfg.optim.freeze = ["encodr"]
+    with pytest.raises(ValueError, match="encodr"):
+        _trainer(cfg, tmp_path / "run")
