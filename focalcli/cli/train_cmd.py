@@ -87,12 +87,17 @@ def _read_config(path: Path) -> TrainConfig:
 def _check_model(cfg: TrainConfig, path: Path) -> None:
     """Build the codec once so that a bad "model" section is an input error, not a crash."""
     from focalcli.model.codec import FocalCodec
+    from focalcli.train.loop import frozen_names
 
     try:
-        FocalCodec(cfg.model)
+        codec = FocalCodec(cfg.model)
     except (ValueError, TypeError, KeyError) as err:
         raise InputProblem(f"invalid \"model\" (codec config): {type(err).__name__}: {err}",
                            str(path)) from None
+    try:
+        frozen_names(codec, cfg.optim.freeze)
+    except ValueError as err:
+        raise InputProblem(str(err), str(path)) from None
 
 
 def _check_data(cfg: TrainConfig, path: Path) -> int:

@@ -111,6 +111,22 @@ def resample_out(y: Tensor, codec: FocalCodec) -> Tensor:
     return nn.functional.interpolate(y[:, None], size=n, mode="linear", align_corners=False)[:, 0]
 
 
+def frozen_names(codec: nn.Module, prefixes: list[str]) -> set[str]:
+    """Names of the parameters under any of ``prefixes`` (module paths such as ``"encoder"``).
+
+    Raises ValueError naming a prefix that matches no parameter (a typo must not silently
+    train what was meant to stay fixed).
+    """
+    names = [n for n, _ in codec.named_parameters()]
+    out: set[str] = set()
+    for prefix in prefixes:
+        hits = {n for n in names if n == prefix or n.startswith(prefix + ".")}
+        if not hits:
+            raise ValueError(f"optim.freeze: no parameter is named {prefix!r}")
+        out |= hits
+    return out
+
+
 class Trainer:
     """Holds the codec, losses, optimisers, data sampler and RNGs of one run."""
 
@@ -158,16 +174,13 @@ class Trainer:
         self.last_logs: dict[str, float] = {}
 
     def _freeze(self, prefixes: list[str]) -> None:
-        """Hold every parameter whose name starts with one of ``prefixes`` fixed."""
-        if not prefixes:
+        """Hold every parameter that ``optim.freeze`` names fixed."""
+        names = frozen_names(self.codec, prefixes)
+        if not names:
             return
-        names = [n for n, _ in self.codec.named_parameters()]
-        for prefix in prefixes:
-            if not any(n == prefix or n.startswith(prefix + ".") for n in names):
-                raise ValueError(f"optim.freeze: no parameter is named {prefix!r}")
         frozen = 0
         for name, p in self.codec.named_parameters():
-            if any(name == q or name.startswith(q + ".") for q in prefixes):
+            if name in names:
                 p.requires_grad_(False)
                 frozen += p.numel()
         self.log(f"frozen: {', '.join(prefixes)} ({frozen:,} parameters)")

@@ -97,6 +97,14 @@ def test_data_and_run_dir_errors(tmp_path: Path, tiny_config: Path) -> None:
                            expect=6)).endswith("not a directory (the run folder)")
 
 
+def test_freeze_of_an_unknown_module_is_an_input_error(tmp_path: Path, tiny_config: Path) -> None:
+    cfg = json.loads(tiny_config.read_text())
+    cfg["optim"]["freeze"] = ["encodr"]
+    (tmp_path / "frozen.json").write_text(json.dumps(cfg))
+    msg = one_error(focal("train", "frozen.json", cwd=tmp_path, expect=3))
+    assert msg == "focal: error: frozen.json: optim.freeze: no parameter is named 'encodr'"
+
+
 def test_data_folder_may_start_with_tilde(tmp_path: Path, tiny_config: Path,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))  # the fixture's audio is in tmp_path/audio
