@@ -83,8 +83,10 @@ def revoice_harmonics(dec: np.ndarray, f0: np.ndarray, v: np.ndarray,
     amps = band_amplitudes(amp_src, f0) * v[:, None]
     zero = np.zeros_like(amps[:1])
     a = glide(np.concatenate([zero, amps[:-1]]), amps)  # (T * HOP, K)
-    k = np.arange(1, amps.shape[1] + 1)
-    harmonics = (np.sin(running_phase(f0)[:, None] * k) * a).sum(1)
+    phase = running_phase(f0)
+    harmonics = np.zeros_like(phase)
+    for k in range(amps.shape[1]):
+        harmonics += np.sin((k + 1) * phase) * a[:, k]
     voicing = glide(np.concatenate([[0.0], v[:-1]]), v)
     n = min(len(dec), len(harmonics))
     out = dec.astype(np.float64).copy()
@@ -114,8 +116,9 @@ def revoice_phase(dec: np.ndarray, f0: np.ndarray, v: np.ndarray, n_fft: int = 5
     """Voiced bins of dec's STFT take the phase of a flat harmonic excitation at f0."""
     phase = running_phase(f0)
     freq = glide(np.concatenate([f0[:1], f0[:-1]]), f0)
-    k = np.arange(1, int(SAMPLE_RATE / 2 / 60) + 1)
-    excitation = (np.sin(phase[:, None] * k) * (freq[:, None] * k < 7800)).sum(1)
+    excitation = np.zeros_like(phase)
+    for k in range(1, int(SAMPLE_RATE / 2 / 60) + 1):  # f0 >= 60 Hz
+        excitation += np.sin(k * phase) * (k * freq < 7800)
     excitation = np.pad(excitation, (0, max(0, len(dec) - len(excitation))))[: len(dec)]
     spec, exc = stft(dec.astype(np.float64), n_fft, hop), stft(excitation, n_fft, hop)
     frame = np.clip(np.arange(len(spec)) * hop // HOP, 0, len(v) - 1)
