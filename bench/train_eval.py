@@ -3,7 +3,9 @@
     python bench/train_eval.py SOURCE OUT_DIR --ref-dir DEV [--name N] [--metrics pesq_wb,stoi]
 
 DEV: a folder with the dev split's reference files (``../shared/eval/README.md`` shows the
-two-line copy). The eval tool and the manifest are taken from ``../shared`` beside the checkout.
+two-line copy); every audio file in it is decoded and scored, so any other folder of 16 kHz
+speech works too (for example a sample of the train split, to see over-fitting). The eval tool
+is taken from ``../shared`` beside the checkout.
 
 SOURCE: a training checkpoint (.pt), a run folder (last.pt), or a model folder / bundled name.
 Decoding goes through the streaming engine (``encode_signal`` / ``decode_tokens``), exactly what
@@ -13,7 +15,6 @@ Decoding goes through the streaming engine (``encode_signal`` / ``decode_tokens`
 from __future__ import annotations
 
 import argparse
-import csv
 import subprocess
 import sys
 import time
@@ -25,7 +26,6 @@ import soundfile as sf
 import torch
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
-MANIFEST = SHARED / "data/speech/manifest.tsv"
 EVAL = SHARED / "eval"
 
 
@@ -46,21 +46,20 @@ def load_any(source: str) -> Any:
     return load_codec(source)
 
 
-def dev_files(limit: int | None) -> list[Path]:
-    with open(MANIFEST, newline="") as f:
-        rows = [r for r in csv.DictReader(f, delimiter="\t") if r["split"] == "dev"]
-    files = [MANIFEST.parent / r["path"] for r in rows]
+def ref_files(ref_dir: Path, limit: int | None) -> list[Path]:
+    """The audio files of ``ref_dir`` in name order, the first ``limit`` of them if given."""
+    files = sorted(p for p in ref_dir.iterdir() if p.suffix in (".flac", ".wav"))
     return files[:limit] if limit else files
 
 
-def decode_dev(codec: Any, out: Path, limit: int | None) -> float:
-    """Encode+decode every dev file to ``out/<stem>.wav``; returns CPU seconds per audio second."""
+def decode_refs(codec: Any, ref_dir: Path, out: Path, limit: int | None) -> float:
+    """Encode+decode every reference file to ``out/<stem>.wav``; returns CPU s per audio s."""
     from focalcli.engine.offline import decode_tokens, encode_signal
 
     out.mkdir(parents=True, exist_ok=True)
     cpu = 0.0
     dur = 0.0
-    for path in dev_files(limit):
+    for path in ref_files(ref_dir, limit):
         sig, sr = sf.read(str(path), dtype="float32")
         assert sr == codec.sample_rate_input
         t = time.process_time()
@@ -87,7 +86,7 @@ def main() -> None:
     out = Path(a.out_dir)
     dec = out / a.name / "dec"
     with torch.inference_mode():
-        rtf = decode_dev(codec, dec, a.limit)
+        rtf = decode_refs(codec, Path(a.ref_dir), dec, a.limit)
     print(f"decoded to {dec}: {rtf:.3f} CPU s per audio s (one thread, offline engine)")
     cmd = [str(EVAL / ".venv-eval/bin/python"), str(EVAL / "eval_codec.py"), "--ref-dir",
            a.ref_dir, "--dec-dir", str(dec), "--name", a.name, "--kbps",

@@ -2,7 +2,7 @@
 
     python -m focalcli.train CONFIG [--run NAME] [--steps N] [--fresh]
     python -m focalcli.train export RUN_OR_CHECKPOINT OUT_DIR [--name NAME] [--card-extra MD]
-                                    [--calibrate-level]
+        [--calibrate-level] [--half]
 """
 
 from __future__ import annotations
@@ -65,10 +65,13 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--card-extra", default=None, help="markdown file appended to the card")
         p.add_argument("--calibrate-level", action="store_true",
                        help="fold a gain into the decoder head so output level = input level")
+        p.add_argument("--half", action="store_true",
+                       help="store float16 weights (half the size; decoding stays float32)")
         a = p.parse_args(argv[1:])
         from focalcli.train.export import export_model
 
-        out = export_model(a.checkpoint, a.out_dir, a.name, a.card_extra, a.calibrate_level)
+        out = export_model(a.checkpoint, a.out_dir, a.name, a.card_extra, a.calibrate_level,
+                           a.half)
         _log(f"exported {out}")
         return 0
     p = argparse.ArgumentParser(prog="focalcli.train", description="Train the focal codec.")

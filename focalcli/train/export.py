@@ -43,7 +43,8 @@ def _decoder_heads(dec: dict[str, Any]) -> str:
     return ": " + "; ".join(heads) if heads else ""
 
 
-def _card(codec: FocalCodec, state: dict[str, Any], name: str, extra: str) -> str:
+def _card(codec: FocalCodec, state: dict[str, Any], name: str, extra: str,
+          half: bool = False) -> str:
     cfg = state["config"]
     params = codec.num_parameters()
     total = sum(params.values())
@@ -71,7 +72,8 @@ def _card(codec: FocalCodec, state: dict[str, Any], name: str, extra: str) -> st
         "- Decompressor: FocalDecoder with chunk refiner; decoder: "
         f"{cfg['model']['decoder_name']} ({dec['num_layers']} ConvNeXt layers, dim {dec['dim']}, "
         f"hop {dec['hop_length']}){_decoder_heads(dec)}.",
-        f"- Parameters: {total:,} ({total * 4 / 2**20:.1f} MiB fp32): "
+        f"- Parameters: {total:,} ({total * (2 if half else 4) / 2**20:.1f} MiB stored as "
+        f"{'float16' if half else 'float32'}): "
         + ", ".join(f"{k} {v:,}" for k, v in params.items()) + ".",
         "",
         "## Training",
@@ -171,11 +173,13 @@ def _read_extra(card_extra: str | Path | None) -> str:
 
 
 def export_model(checkpoint: str | Path, out_dir: str | Path, name: str = "focal-small",
-                 card_extra: str | Path | None = None, calibrate: bool = False) -> Path:
+                 card_extra: str | Path | None = None, calibrate: bool = False,
+                 half: bool = False) -> Path:
     """Write ``out_dir/{config.json, model.safetensors, MODEL_CARD.md}`` from a checkpoint.
 
     ``card_extra``: markdown (or a path to a markdown file) appended to the model card, e.g. the
-    evaluation table and the real-time factor.
+    evaluation table and the real-time factor. ``half``: store float16 weights (half the file;
+    the loader computes in float32 either way).
     """
     from safetensors.torch import save_file
 
@@ -192,8 +196,10 @@ def export_model(checkpoint: str | Path, out_dir: str | Path, name: str = "focal
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-    tensors = {k: v.detach().float().contiguous() for k, v in codec.state_dict().items()}
+    dtype = torch.float16 if half else torch.float32
+    tensors = {k: v.detach().to(dtype if v.is_floating_point() else v.dtype).contiguous()
+               for k, v in codec.state_dict().items()}
     save_file(tensors, str(out / "model.safetensors"),
               metadata={"step": str(state["step"]), "name": name})
-    (out / "MODEL_CARD.md").write_text(_card(codec, state, name, extra))
+    (out / "MODEL_CARD.md").write_text(_card(codec, state, name, extra, half))
     return out

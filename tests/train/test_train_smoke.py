@@ -93,6 +93,33 @@ def test_export_loads(tmp_path: Path) -> None:
         assert torch.equal(v, sd[k]), k
 
 
+def test_half_export_is_half_the_size_and_decodes_alike(tmp_path: Path) -> None:
+    from safetensors import safe_open
+
+    from focalcli.model.loading import load_codec
+
+    tr = _trainer(_config(), tmp_path / "run")
+    tr.fit(2)
+    full = export_model(tmp_path / "run", tmp_path / "full", name="tiny")
+    half = export_model(tmp_path / "run", tmp_path / "half", name="tiny", half=True)
+    with safe_open(str(half / "model.safetensors"), "pt") as f:
+        dtypes = {f.get_tensor(k).dtype for k in f.keys()}
+    assert torch.float16 in dtypes and torch.float32 not in dtypes
+    size = {d: (d / "model.safetensors").stat().st_size for d in (full, half)}
+    ratio = size[half] / size[full]
+    assert 0.45 < ratio < 0.6
+    assert "float16" in (half / "MODEL_CARD.md").read_text()
+    sig = torch.from_numpy(_synth(0.64, 150.0, 7))[None]
+    a, b = load_codec(str(full)), load_codec(str(half))
+    assert next(b.parameters()).dtype == torch.float32
+    with torch.no_grad():
+        ta, tb = a.sig_to_toks(sig)[0], b.sig_to_toks(sig)[0]
+        ya = a.toks_to_sig(ta)[0]
+        yb = b.toks_to_sig(ta)[0]
+    assert (ta == tb).float().mean() > 0.9
+    assert torch.allclose(ya, yb, atol=1e-3 * float(ya.abs().max()) + 1e-6)
+
+
 @pytest.mark.parametrize("name", sorted(p.name for p in (Path(__file__).resolve().parents[2]
                                                        / "focalcli/train/configs").glob("*.json")))
 def test_shipped_configs_are_valid(name: str) -> None:
