@@ -1,10 +1,11 @@
 """How much of the codebook a model uses on the dev split.
 
-    python bench/code_usage.py [SOURCE]     (default: the bundled focal-small)
+    python bench/code_usage.py [SOURCE [AUDIO_DIR]]   (default: focal-small on the dev split)
 
 SOURCE: a model folder / bundled name, a training checkpoint or a run folder. Prints the number of
 distinct tokens, the unigram entropy in bits per token (the rate an ideal entropy coder would need,
 in kbps too), the fraction of tokens that repeat the previous one, and the mean of each bit.
+AUDIO_DIR: 16 kHz files to encode instead of the dev split listed in ``../shared``'s manifest.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import soundfile as sf
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_eval import dev_files, load_any  # noqa: E402
+from train_eval import dev_files, load_any, ref_files  # noqa: E402
 
 
 def main() -> None:
@@ -28,7 +29,8 @@ def main() -> None:
     toks = []
     repeats = 0
     with torch.inference_mode():
-        for path in dev_files(None):
+        files = ref_files(Path(sys.argv[2]), None) if len(sys.argv) > 2 else dev_files(None)
+        for path in files:
             sig, _ = sf.read(str(path), dtype="float32")
             t = encode_signal(codec, sig[None])[0]
             repeats += int((t[1:] == t[:-1]).sum())

@@ -15,6 +15,7 @@ Decoding goes through the streaming engine (``encode_signal`` / ``decode_tokens`
 from __future__ import annotations
 
 import argparse
+import csv
 import subprocess
 import sys
 import time
@@ -26,6 +27,7 @@ import soundfile as sf
 import torch
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
+MANIFEST = SHARED / "data/speech/manifest.tsv"
 EVAL = SHARED / "eval"
 
 
@@ -44,6 +46,14 @@ def load_any(source: str) -> Any:
     from focalcli.model.loading import load_codec
 
     return load_codec(source)
+
+
+def dev_files(limit: int | None) -> list[Path]:
+    """The dev split's files from the shared manifest, the first ``limit`` of them if given."""
+    with open(MANIFEST, newline="") as f:
+        rows = [r for r in csv.DictReader(f, delimiter="\t") if r["split"] == "dev"]
+    files = [MANIFEST.parent / r["path"] for r in rows]
+    return files[:limit] if limit else files
 
 
 def ref_files(ref_dir: Path, limit: int | None) -> list[Path]:
