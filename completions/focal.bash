@@ -113,7 +113,7 @@ _focal() {
             else _focal_files 'json'
             fi ;;
         export-model)
-            opts="--name --card-extra --calibrate-level --force -f --quiet -q --verbose -v --help -h"
+            opts="--name --card-extra --calibrate-level --half --force -f --quiet -q --verbose -v --help -h"
             if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "$opts" -- "$cur"))
             else _focal_files 'pt'
             fi ;;

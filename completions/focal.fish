@@ -114,4 +114,5 @@ complete -c focal -n "__fish_seen_subcommand_from export-model" -F
 complete -c focal -n "__fish_seen_subcommand_from export-model" -l name -x -d 'Model name in the card'
 complete -c focal -n "__fish_seen_subcommand_from export-model" -l card-extra -r -F -d 'Markdown appended to the model card'
 complete -c focal -n "__fish_seen_subcommand_from export-model" -l calibrate-level -d 'Decoded level = input level'
+complete -c focal -n "__fish_seen_subcommand_from export-model" -l half -d 'Store float16 weights'
 complete -c focal -n "__fish_seen_subcommand_from export-model" -s f -l force -d 'Replace the model files in an existing folder'

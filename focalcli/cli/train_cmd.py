@@ -316,6 +316,9 @@ def export_model(
         "--calibrate-level",
         help="Fold a gain into the decoder head so the decoded level equals the input level "
              "(codes a minute of the run's training data).")] = False,
+    half: Annotated[bool, typer.Option(
+        "--half",
+        help="Store float16 weights: half the file; decoding still computes in float32.")] = False,
     force: Force = False,
     quiet: Quiet = False,
     verbose: Verbose = 0,
@@ -335,7 +338,7 @@ def export_model(
     reporter.note(f"exporting {path} as {model_name} ...")
     try:
         try:
-            write_model(path, tmp, model_name, card_extra, calibrate_level)
+            write_model(path, tmp, model_name, card_extra, calibrate_level, half)
         except OSError as err:
             where = str(err.filename or tmp)
             if where.startswith(str(tmp)):

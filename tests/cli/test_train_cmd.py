@@ -174,6 +174,11 @@ def test_train_two_steps_resume_and_export(tmp_path: Path, tiny_config: Path) ->
     focal("encode", wav, "s0.fcs", "--model", "model", cwd=tmp_path, expect=0)
     assert "model       model" in focal("info", "s0.fcs", cwd=tmp_path, expect=0).stdout
 
+    focal("export-model", "run", "half", "--half", "-q", cwd=tmp_path, expect=0)
+    sizes = [(tmp_path / d / "model.safetensors").stat().st_size for d in ("half", "model")]
+    assert sizes[0] < 0.6 * sizes[1]
+    focal("encode", wav, "s0h.fcs", "--model", "half", cwd=tmp_path, expect=0)
+
 
 def test_ctrl_c_stops_with_a_checkpoint(tmp_path: Path, tiny_config: Path) -> None:
     env = dict(os.environ, FOCAL_TRAIN_DIR=str(tmp_path / "train-root"))
