@@ -78,7 +78,9 @@ def _card(codec: FocalCodec, state: dict[str, Any], name: str, extra: str,
         "",
         "## Training",
         "",
-        "- Joint end-to-end (all modules trained together; no FocalCodec staged recipe)"
+        ("- Joint end-to-end (all modules trained together; no FocalCodec staged recipe)"
+         if not cfg["optim"].get("freeze") else
+         f"- Partial fine-tuning ({', '.join(cfg['optim']['freeze'])} frozen, the rest trained)")
         + (f", warm-started from `{cfg['init_from']}`" if cfg.get("init_from") else
            " from scratch")
         + f": {state['step']:,} steps of {cfg['batch_size']} x {cfg['data']['crop_seconds']} s "
