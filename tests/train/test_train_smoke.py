@@ -189,6 +189,8 @@ def test_frozen_encoder_and_compressor_keep_the_tokens(tmp_path: Path) -> None:
     tr.codec.eval()
     with torch.no_grad():
         assert torch.equal(tr.codec.sig_to_toks(probe)[0], toks_before)
+    card = (export_model(tmp_path / "run", tmp_path / "model") / "MODEL_CARD.md").read_text()
+    assert "encoder, compressor frozen" in card and "Joint end-to-end" not in card
 
 
 def test_freeze_names_an_unknown_module(tmp_path: Path) -> None:
