@@ -15,8 +15,6 @@ from focalcli.cli.outputs import STDIO, check_writable, open_output, stdin_binar
 from focalcli.cli.report import Reporter
 from focalcli.cli.settings import Settings, make_settings
 
-#: seconds of input read and coded per step
-BLOCK_SECONDS = 10.0
 #: accepted --bits values for raw input
 RAW_BITS = ("8", "16", "24", "32", "32f")
 
@@ -137,49 +135,25 @@ class _Encoder:
             raise InputProblem(str(err), _name(src)) from None
 
     def run(self, job: Job, ctx: JobContext) -> int:
-        from focalcli.audio import AudioError, StreamResampler, downmix
-        from focalcli.cli import fcs
-        from focalcli.container import LIVE_PACKET_TOKENS
-
         source = self._open(job.src)
         with source:
             if job.dst != STDIO:
                 check_writable(Path(job.dst), self.settings.force,
                                () if job.src == STDIO else (Path(job.src),))
             codec = self.codecs.get()
-            from focalcli.cli.codec_io import sig_blocks_to_toks  # torch: only past the checks
+            from focalcli.pipeline import encode_source, packet_tokens_for  # torch: past checks
 
             rate = source.sample_rate
-            coded_channels = source.channels if self.opts.multichannel else 1
             if source.num_frames is not None:
                 ctx.set_total(source.num_frames / rate)
-            resampler = StreamResampler(rate, codec.sample_rate_input, coded_channels)
-            frames = 0
-
-            def blocks() -> Any:
-                nonlocal frames
-                try:
-                    for block in source.blocks(max(1, int(BLOCK_SECONDS * rate))):
-                        ctx.check()
-                        frames += block.shape[1]
-                        yield resampler.push(block if self.opts.multichannel else downmix(block))
-                        ctx.advance(block.shape[1] / rate)
-                except AudioError as err:
-                    raise InputProblem(str(err), _name(job.src)) from None
-                yield resampler.flush()
-
-            packet_tokens = None
-            if self.opts.packet_ms is not None:
-                packet_tokens = max(1, round(self.opts.packet_ms / 1000 * codec.token_rate))
-            elif self.opts.raw is not None and job.src == STDIO:
-                packet_tokens = LIVE_PACKET_TOKENS  # a live stream: one 80 ms chunk a packet
+            packet_tokens = packet_tokens_for(codec, self.opts.packet_ms,
+                                              self.opts.raw is not None and job.src == STDIO)
             with open_output(job.dst, self.settings.force, "an .fcs stream") as out:
-                writer = fcs.new_writer(out, codec, source_rate=rate, channels=coded_channels,
-                                        source_frames=source.num_frames,
-                                        packet_tokens=packet_tokens, live=job.dst == STDIO)
-                for toks in sig_blocks_to_toks(codec, blocks(), coded_channels):
-                    writer.write(toks)
-                writer.close(num_samples=frames)
+                done = encode_source(codec, source, out, name=_name(job.src),
+                                     multichannel=self.opts.multichannel,
+                                     packet_tokens=packet_tokens, live=job.dst == STDIO,
+                                     check=ctx.check, advance=ctx.advance)
+            frames = done.num_frames
         stray = getattr(source, "stray_bytes", 0)
         if stray:
             self.reporter.warn(f"{_name(job.src)}: input ended inside a sample frame; "

@@ -1,0 +1,113 @@
+"""Audio source -> tokens -> .fcs bytes for one file: the encode loop every runner shares.
+
+`focal encode` (one file, `-j N` threads), the corpus runners (`--shard`, `--ray`) and the
+token export all call :func:`encode_source`, so the same input gives the same tokens and the
+same `.fcs` bytes whichever way it was run. Imports the engine (hence torch) at call time only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from focalcli.cli.errors import InputProblem
+
+#: seconds of input read and coded per step
+BLOCK_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class EncodedSource:
+    """What one encode produced.
+
+    source_rate: sample rate of the input, Hz. channels: coded channels (1 unless
+    multichannel). num_frames: samples per channel read, at `source_rate`. num_tokens: tokens
+    per channel. toks: int64 (channels, num_tokens) when `keep_toks` was asked, else None.
+    """
+
+    source_rate: int
+    channels: int
+    num_frames: int
+    num_tokens: int
+    toks: np.ndarray | None = None
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the input in seconds."""
+        return self.num_frames / self.source_rate if self.source_rate else 0.0
+
+
+def encode_source(codec: Any, source: Any, out: BinaryIO | None, *, name: str,
+                  multichannel: bool = False, packet_tokens: int | None = None,
+                  live: bool = False, keep_toks: bool = False,
+                  check: Callable[[], None] | None = None,
+                  advance: Callable[[float], None] | None = None) -> EncodedSource:
+    """Encode an open :class:`~focalcli.audio.AudioSource` with `codec`, writing `.fcs` to `out`.
+
+    The source is resampled to ``codec.sample_rate_input`` (soxr, streaming) and downmixed to
+    mono unless `multichannel`; it is read in blocks of :data:`BLOCK_SECONDS`. `out` receives
+    the `.fcs` stream (header first, end marker on success); None writes nothing (token export).
+    `packet_tokens`: tokens per packet (None: the container's default); `live` flushes every
+    packet. `check()` is called before each block (it may raise to cancel), `advance(seconds)`
+    after it. `name` names the input in errors (InputProblem, exit 3, for unreadable audio).
+    """
+    from focalcli.audio import AudioError, StreamResampler, downmix
+    from focalcli.cli import fcs
+    from focalcli.cli.codec_io import sig_blocks_to_toks
+
+    rate = source.sample_rate
+    coded_channels = source.channels if multichannel else 1
+    resampler = StreamResampler(rate, codec.sample_rate_input, coded_channels)
+    frames = 0
+
+    def sig_blocks() -> Iterator[np.ndarray]:
+        nonlocal frames
+        try:
+            for block in source.blocks(max(1, int(BLOCK_SECONDS * rate))):
+                if check is not None:
+                    check()
+                frames += block.shape[1]
+                yield resampler.push(block if multichannel else downmix(block))
+                if advance is not None:
+                    advance(block.shape[1] / rate)
+        except AudioError as err:
+            raise InputProblem(str(err), name) from None
+        yield resampler.flush()
+
+    writer = None
+    if out is not None:
+        writer = fcs.new_writer(out, codec, source_rate=rate, channels=coded_channels,
+                                source_frames=source.num_frames, packet_tokens=packet_tokens,
+                                live=live)
+    kept: list[np.ndarray] = []
+    num_tokens = 0
+    for toks in sig_blocks_to_toks(codec, sig_blocks(), coded_channels):
+        num_tokens += toks.shape[1]
+        if writer is not None:
+            writer.write(toks)
+        if keep_toks:
+            kept.append(toks)
+    if writer is not None:
+        writer.close(num_samples=frames)
+    all_toks = None
+    if keep_toks:
+        all_toks = (np.concatenate(kept, axis=1) if kept
+                    else np.zeros((coded_channels, 0), dtype=np.int64))
+    return EncodedSource(rate, coded_channels, frames, num_tokens, all_toks)
+
+
+def packet_tokens_for(codec: Any, packet_ms: float | None, live_stream: bool) -> int | None:
+    """Tokens per `.fcs` packet for `--packet-ms` (None: the container's default of 4 s).
+
+    A live stream (`live_stream`: raw PCM on stdin) gets one 80 ms chunk a packet.
+    """
+    from focalcli.container import LIVE_PACKET_TOKENS
+
+    if packet_ms is not None:
+        return max(1, round(packet_ms / 1000 * codec.token_rate))
+    if live_stream:
+        return LIVE_PACKET_TOKENS
+    return None
