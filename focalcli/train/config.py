@@ -61,6 +61,29 @@ class GanConfig:
 
 
 @dataclass
+class TeacherConfig:
+    """Distillation from a pretrained, non-causal teacher (off while ``weight`` is 0).
+
+    ``features``: folder of precomputed targets (``python -m focalcli.train.teachers.features``),
+    one frame per token; ``weight``: loss weight; ``l1``/``cos``: shares of the L1 distance of
+    standardised targets and of the cosine distance. A training-only head (a causal convolution
+    of ``head_kernel`` frames, width ``head_dim``, then a linear layer; never exported) reads the
+    decoder's input features, so the tokens must carry what the teacher knows. The target of
+    token t is the teacher's frame t (no delay: the codec's latency is unchanged). For the first
+    ``head_warmup`` steps only the head learns (the codec gets no distillation gradient), so
+    that a random head does not push the tokens around.
+    """
+
+    features: str | None = None
+    weight: float = 0.0
+    l1: float = 1.0
+    cos: float = 1.0
+    head_dim: int = 256
+    head_kernel: int = 3
+    head_warmup: int = 0
+
+
+@dataclass
 class OptimConfig:
     """AdamW with linear warm-up then cosine decay to ``lr * min_lr_ratio`` at ``steps``.
 
@@ -94,6 +117,7 @@ class TrainConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     gan: GanConfig = field(default_factory=GanConfig)
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
     log_every: int = 20
     checkpoint_minutes: float = 5.0
     snapshot_every: int = 2000
@@ -110,7 +134,8 @@ def _build(cls: type, values: dict[str, Any], where: str) -> Any:
     if unknown:
         raise ValueError(f"{where}: unknown keys {sorted(unknown)}")
     kwargs: dict[str, Any] = {}
-    nested = {"data": DataConfig, "loss": LossConfig, "optim": OptimConfig, "gan": GanConfig}
+    nested = {"data": DataConfig, "loss": LossConfig, "optim": OptimConfig, "gan": GanConfig,
+              "teacher": TeacherConfig}
     for key, value in values.items():
         if key in nested and cls is TrainConfig:
             kwargs[key] = _build(nested[key], value, f"{where}.{key}")

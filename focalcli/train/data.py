@@ -100,8 +100,15 @@ class CropSampler:
     """Draws batches of crops; deterministic given the ``numpy.random.Generator`` passed in."""
 
     def __init__(self, cfg: DataConfig, signals: Sequence[np.ndarray] | None = None,
-                 sources: Sequence[str] | None = None) -> None:
+                 sources: Sequence[str] | None = None, align: int = 1) -> None:
+        """``align`` > 1 draws crop offsets in whole multiples of ``align`` samples (so that
+        precomputed per-frame targets line up with the crop); 1 keeps the original draws.
+        ``last_picks`` holds, after each ``batch``, one ``(file index, offset)`` per crop:
+        crop sample j is signal sample ``j + offset`` (a short file lies whole inside a
+        silent crop, at a negative offset)."""
         self.cfg = cfg
+        self.align = max(1, int(align))
+        self.last_picks: list[tuple[int, int]] = []
         self.crop = int(round(cfg.crop_seconds * SAMPLE_RATE))
         if signals is None:
             pairs = list_files(cfg)
@@ -133,16 +140,20 @@ class CropSampler:
             src = self.source_names[rng.choice(len(self.source_names), p=self.source_probs)]
             idx = self.by_source[src][rng.choice(len(self.by_source[src]), p=self.file_probs[src])]
             sig = self.signals[idx]
+            a = self.align
             if len(sig) <= self.crop:
                 crop = np.zeros(self.crop, np.float32)
-                off = int(rng.integers(0, self.crop - len(sig) + 1))
+                off = int(rng.integers(0, (self.crop - len(sig)) // a + 1)) * a
                 crop[off : off + len(sig)] = sig
+                pick = (int(idx), -off)
             else:
-                off = int(rng.integers(0, len(sig) - self.crop + 1))
+                off = int(rng.integers(0, (len(sig) - self.crop) // a + 1)) * a
                 crop = sig[off : off + self.crop].copy()
+                pick = (int(idx), off)
             rms = math.sqrt(float(np.mean(crop**2)) + 1e-12)
             if 20 * math.log10(rms) > cfg.min_crop_rms_db:
                 break
+        self.last_picks.append(pick)
         target = 10 ** (rng.uniform(*cfg.level_db) / 20)
         crop = crop * (target / rms)
         peak = float(np.abs(crop).max())
@@ -155,6 +166,7 @@ class CropSampler:
 
         The input may carry light white noise (augmentation); the target is the clean crop.
         """
+        self.last_picks = []
         clean = np.stack([self._one(rng) for _ in range(size)])
         # A dither floor on the input: exact digital silence makes every LayerNorm of the conv
         # front end see zero variance, which blows gradients up by ~300x per layer.

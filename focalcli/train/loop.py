@@ -34,9 +34,11 @@ from focalcli.train.data import CropSampler
 from focalcli.train.losses import (
     MultiResolutionSpectralLoss,
     PitchHead,
+    TeacherHead,
     bit_balance_loss,
     code_usage,
     commitment_loss,
+    distill_loss,
     group_entropy_loss,
     pitch_loss,
     quantize_ste,
@@ -147,6 +149,13 @@ class Trainer:
         self.pitch_head: PitchHead | None = None  # a probe, when the decoder has no pitch
         if cfg.loss.pitch > 0 and not has_harmonic_decoder(self.codec):
             self.pitch_head = PitchHead(int(cfg.model["decoder_config"]["input_dim"]))
+        self.teacher_head: TeacherHead | None = None  # distillation, training-only
+        self.teacher_store = None
+        if cfg.teacher.weight > 0:
+            self.teacher_store = self._load_teacher()
+            self.teacher_head = TeacherHead(int(cfg.model["decoder_config"]["input_dim"]),
+                                            self.teacher_store.dim, cfg.teacher.head_dim,
+                                            cfg.teacher.head_kernel)
         self.codec.train()
         self.spectral = MultiResolutionSpectralLoss(cfg.loss.fft_sizes, cfg.loss.n_mels)
         o = cfg.optim
@@ -156,6 +165,8 @@ class Trainer:
         rest = [p for p in self.codec.parameters() if p.requires_grad and id(p) not in enc_ids]
         if self.pitch_head is not None:
             rest += list(self.pitch_head.parameters())
+        if self.teacher_head is not None:
+            rest += list(self.teacher_head.parameters())
         self.opt = torch.optim.AdamW(
             [{"params": enc, "lr_mult": o.encoder_lr_mult}, {"params": rest, "lr_mult": 1.0}],
             lr=o.lr, betas=o.betas, weight_decay=o.weight_decay)
@@ -166,7 +177,12 @@ class Trainer:
 
             self.disc = Discriminators(cfg.gan)
             self.opt_d = torch.optim.AdamW(self.disc.parameters(), lr=cfg.gan.lr, betas=(0.8, 0.99))
-        self.sampler = sampler if sampler is not None else CropSampler(cfg.data)
+        if sampler is None:
+            align = self.codec.encoder.downsample_factor if self.teacher_store is not None else 1
+            sampler = CropSampler(cfg.data, align=align)
+        self.sampler = sampler
+        if self.teacher_store is not None:
+            self._check_teacher(self.teacher_store)
         self.rng = np.random.default_rng(cfg.seed)
         self.step = 0
         self.cpu_seconds = 0.0
@@ -184,6 +200,47 @@ class Trainer:
                 p.requires_grad_(False)
                 frozen += p.numel()
         self.log(f"frozen: {', '.join(prefixes)} ({frozen:,} parameters)")
+
+    def _load_teacher(self) -> Any:
+        """The precomputed targets of the training split (``teacher.features``)."""
+        from focalcli.train.teachers.features import load_store
+
+        t = self.cfg.teacher
+        if not t.features:
+            raise ValueError("teacher.weight > 0 needs teacher.features (a targets folder)")
+        return load_store(os.path.expanduser(t.features), self.cfg.data.split)
+
+    def _check_teacher(self, store: Any) -> None:
+        """The targets must belong to the sampler's files (same order, same trimmed length)."""
+        files = store.meta["files"]
+        sig_lens = [len(s) for s in self.sampler.signals]
+        if len(files) != len(sig_lens) or any(
+                int(f["samples"]) != n for f, n in zip(files, sig_lens, strict=True)):
+            raise ValueError(f"{self.cfg.teacher.features}: teacher targets do not match the "
+                             f"training files ({len(files)} files there, {len(sig_lens)} here)")
+        if self.sampler.align % self.codec.encoder.downsample_factor:
+            raise ValueError("teacher targets need crops aligned to whole frames")
+        self.log(f"teacher: {store.meta.get('teacher')} layer {store.meta.get('layer')}, "
+                 f"{store.feats.shape[0]:,} frames x {store.dim}")
+
+    def teacher_targets(self, frames: int) -> tuple[Tensor, Tensor]:
+        """Standardised targets (B, frames, D) and a validity mask (B, frames) for the crops of
+        the last batch (``sampler.last_picks``); decoder-input frame t of a crop at file offset
+        o (samples) has the teacher's frame o / 320 + t."""
+        store = self.teacher_store
+        assert store is not None
+        hop = self.codec.encoder.downsample_factor  # samples per decoder-input frame
+        picks = self.sampler.last_picks
+        target = torch.zeros(len(picks), frames, store.dim)
+        mask = torch.zeros(len(picks), frames, dtype=torch.bool)
+        for b, (idx, off) in enumerate(picks):
+            feats = store.file_frames(idx)
+            first = off // hop
+            lo, hi = max(0, -first), min(frames, feats.shape[0] - first)
+            if hi > lo:
+                target[b, lo:hi] = feats[first + lo : first + hi].float()
+                mask[b, lo:hi] = True
+        return (target - store.mean) / store.std, mask
 
     # -- state -----------------------------------------------------------------------------------
     def _warm_start(self, source: str) -> None:
@@ -211,6 +268,8 @@ class Trainer:
             "config": self.cfg.to_dict(),
             "model": self.codec.state_dict(),
             "pitch_head": self.pitch_head.state_dict() if self.pitch_head is not None else None,
+            "teacher_head": (self.teacher_head.state_dict() if self.teacher_head is not None
+                             else None),
             "opt": self.opt.state_dict(),
             "disc": self.disc.state_dict() if self.disc is not None else None,
             "opt_d": self.opt_d.state_dict() if self.opt_d is not None else None,
@@ -226,6 +285,8 @@ class Trainer:
         self.codec.load_state_dict(state["model"])
         if self.pitch_head is not None and state.get("pitch_head") is not None:
             self.pitch_head.load_state_dict(state["pitch_head"])
+        if self.teacher_head is not None and state.get("teacher_head") is not None:
+            self.teacher_head.load_state_dict(state["teacher_head"])
         self.opt.load_state_dict(state["opt"])
         if self.disc is not None and state.get("disc") is not None:
             self.disc.load_state_dict(state["disc"])
@@ -294,6 +355,12 @@ class Trainer:
             pitch = pitch_loss(decoder_pitch[0][:, :frames], decoder_pitch[1][:, :frames],
                                log_f0[:, :frames], voiced[:, :frames])
             loss = loss + w.pitch * pitch
+        if self.teacher_head is not None:
+            t = cfg.teacher
+            target, valid = self.teacher_targets(qfeats.shape[1])
+            student = qfeats.detach() if self.step < t.head_warmup else qfeats
+            distill = distill_loss(self.teacher_head(student), target, valid, t.l1, t.cos)
+            loss = loss + t.weight * distill
         logs = {"loss": loss.item(), "mel": spec["mel"].item(), "sc": spec["sc"].item(),
                 "mag": spec["mag"].item(), "commit": commit.item(), "bal": balance.item()}
         if w.group_entropy > 0:
@@ -302,6 +369,8 @@ class Trainer:
             logs["wave"] = wave.item()
         if w.pitch > 0:
             logs["pitch"] = pitch.item()
+        if self.teacher_head is not None:
+            logs["distill"] = distill.item()
         use_gan = self.disc is not None and self.step >= cfg.gan.start_step
         if use_gan:
             loss = loss + self._generator_gan(y, clean, logs)

@@ -144,3 +144,34 @@ def group_entropy_loss(lats: Tensor, group: int = 4, temperature: float = 1.0) -
         avg = avg / avg.sum()
         ent.append(-(avg * torch.log2(avg.clamp_min(1e-12))).sum() / group)
     return 1 - torch.stack(ent).mean()
+
+
+class TeacherHead(nn.Module):
+    """Training-only distillation head: decoder input features (B, T, C) -> (B, T, D).
+
+    A causal convolution over ``kernel`` frames (this frame and the ones before it), GELU, then
+    a linear layer to the teacher's dimension; it sees nothing later than the decoder does.
+    """
+
+    def __init__(self, dim_in: int, dim_out: int, hidden: int = 256, kernel: int = 3) -> None:
+        super().__init__()
+        self.kernel = kernel
+        self.conv = nn.Conv1d(dim_in, hidden, kernel)
+        self.proj = nn.Linear(hidden, dim_out)
+
+    def forward(self, feats: Tensor) -> Tensor:
+        x = nn.functional.pad(feats.transpose(1, 2), (self.kernel - 1, 0))
+        return self.proj(nn.functional.gelu(self.conv(x)).transpose(1, 2))
+
+
+def distill_loss(pred: Tensor, target: Tensor, mask: Tensor, l1: float = 1.0,
+                 cos: float = 1.0) -> Tensor:
+    """``l1`` x mean L1 + ``cos`` x mean (1 - cosine) over the frames where ``mask`` holds.
+
+    pred and target (B, T, D) (targets standardised per dimension), mask (B, T) bool.
+    """
+    m = mask.float()
+    n = m.sum().clamp_min(1)
+    dist = (pred - target).abs().mean(-1)
+    cosd = 1 - nn.functional.cosine_similarity(pred, target, dim=-1, eps=1e-6)
+    return (l1 * (dist * m).sum() + cos * (cosd * m).sum()) / n

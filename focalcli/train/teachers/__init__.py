@@ -1,0 +1,1 @@
+"""Training-only teachers (pretrained, non-causal models that give regression targets)."""
