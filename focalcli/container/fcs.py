@@ -1,4 +1,4 @@
-"""The .fcs format, version 1: constants, checksum, integer codings and the header.
+"""The .fcs format, versions 1 and 2: constants, checksum, integer codings and the header.
 
 Normative description: ``docs/fcs-format.md``. In short (all fixed-width integers big-endian,
 ``v`` = unsigned LEB128 varint)::
@@ -6,7 +6,8 @@ Normative description: ``docs/fcs-format.md``. In short (all fixed-width integer
     header:  "FCS" | version u8 | bits_per_token u8 | channels u8 | rate_num v | rate_den v
              | packet_tokens v | sample_rate_input r | sample_rate_output r
              | source_sample_rate r | num_samples+1 v (0 = unknown) | model_hash 8 bytes
-             | name_len u8 | model_name | meta_len v | metadata | crc16 u16
+             | [version 2: token_space 8 bytes] | name_len u8 | model_name | meta_len v
+             | metadata | crc16 u16
     data:    FC A5 | seq u8 | channels*packet_tokens tokens, packed | crc16 u16
     end:     FC E5 | seq u8 | total_tokens v | num_samples+1 v | tail tokens, packed | crc16 u16
 
@@ -29,7 +30,10 @@ from .byteinput import ByteInput
 from .errors import FcsFormatError, FcsValueError
 
 MAGIC = b"FCS"
-VERSION = 1
+#: The newest format version; writers use it whenever the header names a token space.
+VERSION = 2
+#: Versions this reader reads. Version 1 has no token-space identity.
+READ_VERSIONS = (1, 2)
 DATA_SYNC = b"\xfc\xa5"
 END_SYNC = b"\xfc\xe5"
 SEQ_MODULUS = 256
@@ -116,7 +120,8 @@ class FcsHeader:
     Attributes:
         model_name: human-readable model identity, UTF-8, at most 255 bytes, no control chars.
         model_hash: 16 hex digits (normalised to lower case): the first 8 bytes of the SHA-256
-            of the model weights. Callers refuse to decode with a model whose hash differs.
+            of the model weights. Callers refuse to decode with a model whose hash differs,
+            unless both name the same ``token_space``.
         bits_per_token: 1..16.
         token_rate: tokens per second per channel; stored as an exact fraction num/den with
             den <= 65535 (50.0, 12.5, 1000/3 ... are exact).
@@ -130,6 +135,9 @@ class FcsHeader:
             <= 65535).
         metadata: user key=value pairs; keys non-empty without '=' or control characters;
             encoded block at most 65536 bytes.
+        token_space: 16 hex digits naming the token space (a hash of the encoder-side weights
+            and configuration), or None. A header with one is written as version 2, one
+            without as version 1. Any decoder of the same token space decodes the tokens.
     """
 
     model_name: str
@@ -143,6 +151,7 @@ class FcsHeader:
     num_samples: int | None = None
     packet_tokens: int = DEFAULT_PACKET_TOKENS
     metadata: dict[str, str] = field(default_factory=dict)
+    token_space: str | None = None
 
     def __post_init__(self) -> None:
         name = self.model_name
@@ -157,6 +166,11 @@ class FcsHeader:
                 f"got {self.model_hash!r}"
             )
         object.__setattr__(self, "model_hash", model_hash)
+        if self.token_space is not None:
+            space = self.token_space.lower() if isinstance(self.token_space, str) else ""
+            if not _HEX16.fullmatch(space):
+                raise FcsValueError(f"token space must be 16 hex digits, got {self.token_space!r}")
+            object.__setattr__(self, "token_space", space)
         _check_int("bits per token", self.bits_per_token, 1, 16)
         _check_int("channels", self.channels, 1, MAX_CHANNELS)
         _check_int("packet tokens", self.packet_tokens, 1, MAX_TOKENS_PER_PACKET)
@@ -173,12 +187,22 @@ class FcsHeader:
             ("source sample rate", self.source_sample_rate),
         ):
             _check_int(label, rate, _FIRST_LITERAL_RATE, MAX_SAMPLE_RATE)
+        if num > den * self.sample_rate_input:
+            raise FcsValueError(
+                f"token rate {num}/{den} per second exceeds the input sample rate "
+                f"{self.sample_rate_input} Hz (a codec has at most one token per sample)"
+            )
         if self.num_samples is not None:
             _check_int("number of samples", self.num_samples, 0, MAX_NUM_SAMPLES)
         if not isinstance(self.metadata, Mapping):
             raise FcsValueError("metadata must be a mapping of str to str")
         object.__setattr__(self, "metadata", dict(self.metadata))
         encode_metadata(self.metadata)  # validates keys, values and size
+
+    @property
+    def version(self) -> int:
+        """Format version this header is written in: 2 with a token space, else 1."""
+        return 1 if self.token_space is None else 2
 
     @property
     def token_rate_fraction(self) -> tuple[int, int]:
@@ -208,18 +232,42 @@ def encode_header(header: FcsHeader) -> bytes:
     """Serialise a header (layout in the module docstring), CRC included."""
     num, den = header.token_rate_fraction
     out = bytearray(MAGIC)
-    out += bytes((VERSION, header.bits_per_token, header.channels))
+    out += bytes((header.version, header.bits_per_token, header.channels))
     out += encode_varint(num) + encode_varint(den) + encode_varint(header.packet_tokens)
     for rate in (header.sample_rate_input, header.sample_rate_output, header.source_sample_rate):
         out += encode_varint(_rate_code(rate))
     out += encode_varint(encode_optional_count(header.num_samples))
     out += bytes.fromhex(header.model_hash)
+    if header.token_space is not None:
+        out += bytes.fromhex(header.token_space)
     name = header.model_name.encode("utf-8")
     out += bytes((len(name),)) + name
     meta = encode_metadata(header.metadata)
     out += encode_varint(len(meta)) + meta
     out += crc16(out).to_bytes(CRC_BYTES, "big")
     return bytes(out)
+
+
+def tokens_for_samples(header: FcsHeader, num_samples: int) -> int:
+    """Tokens per channel needed to cover ``num_samples`` at ``source_sample_rate`` (ceil)."""
+    num, den = header.token_rate_fraction
+    return -(-num_samples * num // (den * header.source_sample_rate))
+
+
+def samples_in_tokens(header: FcsHeader, tokens: int) -> int:
+    """Samples per channel at ``source_sample_rate`` that ``tokens`` tokens last (floor)."""
+    num, den = header.token_rate_fraction
+    return tokens * den * header.source_sample_rate // num
+
+
+def truncated_tail_tokens(header: FcsHeader) -> int:
+    """Tokens a decoder may conceal after the intact data of a cut-off stream.
+
+    A stream cut while being written loses at most the data packet in progress and the end
+    marker's tail: two packets; never more than 10 s.
+    """
+    num, den = header.token_rate_fraction
+    return max(1, min(2 * header.packet_tokens, -(-10 * num // den)))
 
 
 def read_header(stream: BinaryIO) -> FcsHeader:
@@ -233,7 +281,7 @@ def read_header(stream: BinaryIO) -> FcsHeader:
 
 def parse_header(inp: ByteInput) -> tuple[FcsHeader, int]:
     """Parse the header from the start of ``inp`` and consume it; returns (header, its size)."""
-    _check_signature(inp)
+    version = _check_signature(inp)
     cur = _Cursor(inp)
     cur.pos = len(MAGIC) + 1
     bits, channels = cur.take(2)
@@ -241,6 +289,7 @@ def parse_header(inp: ByteInput) -> tuple[FcsHeader, int]:
     rate_codes = [cur.varint() for _ in range(3)]
     num_samples = decode_optional_count(cur.varint())
     model_hash = cur.take(MODEL_HASH_BYTES).hex()
+    token_space = cur.take(MODEL_HASH_BYTES).hex() if version >= 2 else None
     name = cur.take(cur.take(1)[0])
     meta_len = cur.varint()
     if meta_len > MAX_METADATA_BYTES:
@@ -266,6 +315,7 @@ def parse_header(inp: ByteInput) -> tuple[FcsHeader, int]:
             num_samples=num_samples,
             packet_tokens=packet_tokens,
             metadata=_decode_metadata(meta),
+            token_space=token_space,
         )
     except FcsValueError as e:
         raise FcsFormatError(f"corrupt .fcs header ({e})") from None
@@ -321,7 +371,7 @@ def read_varint(inp: ByteInput, pos: int) -> tuple[int, int] | None:
     raise ValueError("malformed varint")
 
 
-def _check_signature(inp: ByteInput) -> None:
+def _check_signature(inp: ByteInput) -> int:
     inp.fill(len(MAGIC) + 1)
     head = bytes(inp.buf[: len(MAGIC) + 1])
     if not head:
@@ -330,8 +380,10 @@ def _check_signature(inp: ByteInput) -> None:
         raise FcsFormatError(f"not an .fcs file (starts with {head[: len(MAGIC)]!r}, not b'FCS')")
     if len(head) <= len(MAGIC):
         raise FcsFormatError(f"truncated .fcs header (input ended after {len(head)} bytes)")
-    if head[-1] != VERSION:
-        raise FcsFormatError(f"unsupported .fcs version {head[-1]} (this focal reads {VERSION})")
+    if head[-1] not in READ_VERSIONS:
+        known = " and ".join(str(v) for v in READ_VERSIONS)
+        raise FcsFormatError(f"unsupported .fcs version {head[-1]} (this focal reads {known})")
+    return head[-1]
 
 
 def _check_int(label: str, value: object, lo: int, hi: int) -> None:

@@ -2,7 +2,8 @@
 
 The reader pulls only the bytes it needs from a (possibly non-seekable) stream, yields packets in
 order and, where bytes are unreadable or packets missing, :class:`Damage` records saying which
-token range was lost, so a decoder can conceal it. On any garbage it either raises
+token range was lost, so a decoder can conceal it; skipped junk and dropped duplicate packets
+are damage records too (that lose no tokens). On any garbage it either raises
 :class:`FcsFormatError` (header) or reports damage (payload); it never raises anything else and
 always makes progress. The resynchronisation rules are specified in docs/fcs-format.md.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO, Literal
 
 import numpy as np
@@ -31,12 +32,22 @@ from .fcs import (
     decode_optional_count,
     parse_header,
     read_varint,
+    samples_in_tokens,
+    tokens_for_samples,
+    truncated_tail_tokens,
 )
 
 #: Value :meth:`FcsReader.read_all` puts at lost token positions.
 FILL_TOKEN = -1
 
-DamageKind = Literal["corrupt", "gap", "truncated"]
+DamageKind = Literal["corrupt", "gap", "truncated", "junk", "duplicate"]
+
+#: A data packet whose sequence number is at most this many behind the expected one, found with
+#: too few skipped bytes to account for a wrap, is a packet from the past (duplicated or
+#: reordered): it is dropped instead of being read as a jump of 256 - n packets.
+PAST_WINDOW = 16
+#: Read size when counting the bytes after an end marker.
+_DRAIN_CHUNK = 1 << 16
 
 
 @dataclass
@@ -49,12 +60,23 @@ class Damage:
             is 0: everything from ``token_start`` on is missing.
         kind: ``'corrupt'`` bytes were there but unreadable (bad CRC, garbage);
             ``'gap'`` whole packets are absent (sequence jump with no bytes in between);
-            ``'truncated'`` the input ended before the end marker.
+            ``'truncated'`` the input ended before the end marker;
+            ``'junk'`` bytes that are no packet were skipped, but no token was lost
+            (``token_count`` 0);
+            ``'duplicate'`` an intact data packet that repeats one already passed (or comes
+            from the past) was dropped; no token was lost (``token_count`` 0).
+        skipped_bytes: bytes skipped (``'junk'``, ``'corrupt'``) or dropped (``'duplicate'``).
     """
 
     token_start: int
     token_count: int
     kind: DamageKind
+    skipped_bytes: int = field(default=0, compare=False)
+
+    @property
+    def loses_tokens(self) -> bool:
+        """True for damage that loses audio: corrupt, gap, truncated."""
+        return self.kind in ("corrupt", "gap", "truncated")
 
 
 @dataclass
@@ -80,6 +102,7 @@ class ReaderStats:
         packets_ok: intact packets (data and end marker).
         packets_corrupt: data packets lost where bytes were present but unreadable.
         packets_missing: data packets lost to sequence gaps.
+        packets_duplicate: intact data packets dropped as duplicates or from the past.
         bytes_read: bytes consumed, header included.
         bytes_skipped: bytes discarded while resynchronising.
     """
@@ -87,6 +110,7 @@ class ReaderStats:
     packets_ok: int = 0
     packets_corrupt: int = 0
     packets_missing: int = 0
+    packets_duplicate: int = 0
     bytes_read: int = 0
     bytes_skipped: int = 0
 
@@ -106,7 +130,8 @@ class FcsReader:
     The header is read and validated at construction. Iterate :meth:`packets` (or the reader) to
     get :class:`Packet` and :class:`Damage` items as the bytes arrive, or call :meth:`read_all`.
     Iteration is single-pass: it resumes where it stopped and ends after the end marker (bytes
-    after it are not read) or at end of input.
+    after it are not read) or at end of input. Streams written one after the other (``cat a.fcs
+    b.fcs``) are chained: :meth:`next_stream` reads the header of the next one.
 
     Args:
         stream: binary stream; only ``read(n)`` is used; short reads are fine.
@@ -125,8 +150,10 @@ class FcsReader:
         stats: running :class:`ReaderStats`.
     """
 
-    def __init__(self, stream: BinaryIO, follow: float = 0.0) -> None:
-        self._inp = ByteInput(stream, follow)
+    def __init__(self, stream: BinaryIO, follow: float = 0.0,
+                 _inp: ByteInput | None = None) -> None:
+        self._inp = _inp if _inp is not None else ByteInput(stream, follow)
+        self._start = self._inp.offset
         self.header: FcsHeader
         self.header, self.header_bytes = parse_header(self._inp)
         self.data_packet_bytes = data_packet_bytes(self.header)
@@ -141,11 +168,61 @@ class FcsReader:
         self._ready: deque[Packet | Damage] = deque()  # parsed, not yet yielded
 
     @property
-    def num_samples(self) -> int | None:
-        """Samples per channel at the input rate: from the end marker if it has it, else header."""
+    def stated_num_samples(self) -> int | None:
+        """Samples per channel at the source rate as the stream states them: the end marker's
+        count if it has one, else the header's (None if neither knows). Not checked against
+        the tokens: see :attr:`num_samples`."""
         if self._end_num_samples is not None:
             return self._end_num_samples
         return self.header.num_samples
+
+    @property
+    def num_samples(self) -> int | None:
+        """Samples per channel at the source rate that the stream can justify.
+
+        The stated count (:attr:`stated_num_samples`), bounded by the tokens the stream holds:
+        after the end marker by its total (one token of rounding), after a cut-off end by the
+        tokens read plus :func:`~focalcli.container.fcs.truncated_tail_tokens`, while reading
+        by the tokens read so far plus that tail. A decoder never makes more audio than this
+        from a crafted header.
+        """
+        stated = self.stated_num_samples
+        if stated is None:
+            return None
+        return min(stated, samples_in_tokens(self.header, self.tokens_justified))
+
+    @property
+    def tokens_justified(self) -> int:
+        """Tokens per channel the stream accounts for: its total after the end marker (plus one
+        token of rounding), else the tokens read so far plus the tail a cut-off stream may
+        have lost."""
+        if self.total_tokens is not None:
+            return self.total_tokens + 1
+        return self._next_token + truncated_tail_tokens(self.header)
+
+    def next_stream(self) -> FcsReader | None:
+        """The reader of the stream chained after this one (``cat a.fcs b.fcs``), or None.
+
+        Call after iterating to the end. None when this stream has no end marker or the input
+        ends right after it.
+
+        Raises:
+            FcsFormatError: bytes follow the end marker but are not a readable .fcs header
+                (:meth:`skip_rest` then counts them).
+        """
+        if not self.end_seen or not self._inp.fill(1):
+            return None
+        return FcsReader(BytesNever(), _inp=self._inp)
+
+    def skip_rest(self) -> int:
+        """Read and drop everything left in the input; returns how many bytes that was."""
+        inp = self._inp
+        count = 0
+        while True:
+            count += len(inp.buf)
+            inp.consume(len(inp.buf))
+            if not inp.fill(_DRAIN_CHUNK) and not inp.buf:
+                return count
 
     def __iter__(self) -> Iterator[Packet | Damage]:
         return self.packets()
@@ -162,8 +239,9 @@ class FcsReader:
                 self._accept(parsed)
             elif not self._skip_to_sync():
                 self._done = True
-                self.stats.bytes_read = self._inp.offset
-                self._ready.append(Damage(self._next_token, 0, "truncated"))
+                self.stats.bytes_read = self._inp.offset - self._start
+                self._ready.append(Damage(self._next_token, 0, "truncated",
+                                          skipped_bytes=self._skipped))
 
     def read_all(self) -> tuple[npt.NDArray[np.int64], list[Damage], int | None]:
         """Read the rest of the stream (all of it unless :meth:`packets` was iterated before).
@@ -235,13 +313,18 @@ class FcsReader:
         lost = n_data - self._next_token // h.packet_tokens
         if seq != n_data % SEQ_MODULUS or not 0 <= lost <= self._max_lost(seq):
             return None
+        # Its sample count must fit in its tokens (up to one token of rounding): a count the
+        # tokens cannot justify is as inconsistent as a wrong total.
+        num_samples = decode_optional_count(samples_code)
+        if num_samples is not None and tokens_for_samples(h, num_samples) > total + 1:
+            return None
         toks = bitpack.unpack(raw[pos:], h.bits_per_token, tail * h.channels)
         return _Parsed(
             seq=seq,
             toks=toks.reshape(h.channels, tail),
             size=size,
             total_tokens=total,
-            num_samples=decode_optional_count(samples_code),
+            num_samples=num_samples,
         )
 
     def _checked(self, size: int) -> bytes | None:
@@ -263,16 +346,35 @@ class FcsReader:
         jump = (seq - self._next_seq) % SEQ_MODULUS
         return jump + SEQ_MODULUS * (self._skipped // (SEQ_MODULUS * self.data_packet_bytes))
 
+    def _from_the_past(self, parsed: _Parsed) -> bool:
+        """True for an intact data packet that repeats or precedes packets already passed.
+
+        Its sequence number is at most :data:`PAST_WINDOW` behind the expected one, and the
+        bytes skipped since the last intact packet could not have held the 256 - n packets a
+        forward wrap would need.
+        """
+        if parsed.total_tokens is not None or self._next_token == 0:
+            return False
+        behind = (self._next_seq - 1 - parsed.seq) % SEQ_MODULUS
+        jump = (parsed.seq - self._next_seq) % SEQ_MODULUS
+        return behind < PAST_WINDOW and self._skipped < jump * self.data_packet_bytes
+
     def _accept(self, parsed: _Parsed) -> None:
         """Consume an intact packet, update the state, queue damage (if any) and the packet."""
         h = self.header
         n_toks = parsed.toks.shape[1]
+        if self._from_the_past(parsed):
+            self._inp.consume(parsed.size)
+            self.stats.bytes_read = self._inp.offset - self._start
+            self.stats.packets_duplicate += 1
+            self._ready.append(Damage(self._next_token, 0, "duplicate", skipped_bytes=parsed.size))
+            return
         if parsed.total_tokens is not None:
             lost_toks = parsed.total_tokens - n_toks - self._next_token
         else:
             lost_toks = self._max_lost(parsed.seq) * h.packet_tokens
         self._inp.consume(parsed.size)
-        self.stats.bytes_read = self._inp.offset
+        self.stats.bytes_read = self._inp.offset - self._start
         self.stats.packets_ok += 1
         if lost_toks:
             kind: DamageKind = "corrupt" if self._skipped else "gap"
@@ -280,8 +382,11 @@ class FcsReader:
                 self.stats.packets_corrupt += lost_toks // h.packet_tokens
             else:
                 self.stats.packets_missing += lost_toks // h.packet_tokens
-            self._ready.append(Damage(self._next_token, lost_toks, kind))
+            self._ready.append(Damage(self._next_token, lost_toks, kind,
+                                      skipped_bytes=self._skipped))
             self._next_token += lost_toks
+        elif self._skipped:
+            self._ready.append(Damage(self._next_token, 0, "junk", skipped_bytes=self._skipped))
         if n_toks or parsed.total_tokens is None:
             self._ready.append(Packet(parsed.seq, self._next_token, parsed.toks))
         self._skipped = 0
@@ -316,4 +421,11 @@ class FcsReader:
         self._inp.consume(n)
         self._skipped += n
         self.stats.bytes_skipped += n
-        self.stats.bytes_read = self._inp.offset
+        self.stats.bytes_read = self._inp.offset - self._start
+
+
+class BytesNever:
+    """A stream that is never read (a chained reader reads through the first one's buffer)."""
+
+    def read(self, size: int = -1) -> bytes:  # pragma: no cover - never called
+        raise AssertionError("chained FcsReader read its placeholder stream")

@@ -98,11 +98,13 @@ def test_dropped_packets_are_gaps(dropped: list[int]) -> None:
     check_outside_damage_exact(SMALL_TOKS, toks, damages)
 
 
-def test_inserted_garbage_loses_nothing() -> None:
+def test_inserted_garbage_loses_nothing_but_is_reported() -> None:
+    """Junk between packets loses no token, and is a damage record (not "integrity ok")."""
     garbage = bytes(range(0x20, 0x60))  # no sync pattern in it
     data = SMALL[: HEAD + 2 * L] + garbage + SMALL[HEAD + 2 * L :]
     reader, toks, damages = decode(data)
-    assert reader.end_seen and damages == []
+    assert reader.end_seen and damages == [Damage(2 * P, 0, "junk")]
+    assert damages[0].skipped_bytes == len(garbage) and not damages[0].loses_tokens
     assert reader.stats.bytes_skipped == len(garbage)
     np.testing.assert_array_equal(toks, SMALL_TOKS)
 
