@@ -10,6 +10,7 @@ always makes progress. The resynchronisation rules are specified in docs/fcs-for
 
 from __future__ import annotations
 
+import io
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -212,7 +213,7 @@ class FcsReader:
         """
         if not self.end_seen or not self._inp.fill(1):
             return None
-        return FcsReader(BytesNever(), _inp=self._inp)
+        return FcsReader(io.BytesIO(), _inp=self._inp)  # reads on through the same buffer
 
     def skip_rest(self) -> int:
         """Read and drop everything left in the input; returns how many bytes that was."""
@@ -423,9 +424,3 @@ class FcsReader:
         self.stats.bytes_skipped += n
         self.stats.bytes_read = self._inp.offset - self._start
 
-
-class BytesNever:
-    """A stream that is never read (a chained reader reads through the first one's buffer)."""
-
-    def read(self, size: int = -1) -> bytes:  # pragma: no cover - never called
-        raise AssertionError("chained FcsReader read its placeholder stream")
