@@ -59,6 +59,20 @@ def encode(
              "Default: 4 s; 80 ms for --raw input on stdin (a live stream).")] = None,
     jobs: Jobs = 1,
     threads: Threads = None,
+    ray: Annotated[str | None, typer.Option(
+        "--ray", metavar="ADDRESS", show_default=False,
+        help="Code a corpus on Ray workers: 'local' starts a cluster on this machine; 'auto' "
+             "or ray://HOST:PORT joins a running one. -j: workers (default: one per CPU). "
+             "Needs pip install 'focalcli[ray]'.")] = None,
+    shard: Annotated[str | None, typer.Option(
+        "--shard", metavar="K/N",
+        help="Code only share K of N (1 <= K <= N): every N-th file of the sorted list, for "
+             "array jobs over machines; the manifest is OUT/manifest.shard-K-of-N.tsv.")] = None,
+    fmt: Annotated[str | None, typer.Option(
+        "--format", metavar="fcs|npy",
+        help="fcs (default) or npy: tokens per file as .npy plus OUT/tokens.parquet for "
+             "language models. With --ray, --shard or --format the run is resumable: "
+             "OUT/manifest.tsv records every file, a rerun codes only what is missing.")] = None,
     quiet: Quiet = False,
     verbose: Verbose = 0,
 ) -> None:
@@ -74,6 +88,19 @@ def encode(
     opts = _encode_options(raw, rate, bits, channels, multichannel, packet_ms)
     from focalcli.audio import AUDIO_EXTENSIONS
 
+    if ray is not None or shard is not None or fmt is not None:  # a corpus: focalcli.corpus
+        from click.core import ParameterSource
+
+        from focalcli.corpus.command import encode_corpus
+
+        if output_dir is None:
+            raise UsageProblem("--ray, --shard and --format code a corpus: give --output-dir")
+        plan = plan_jobs(inputs, output_dir, out_ext=f".{fmt or 'fcs'}",
+                         folder_exts=AUDIO_EXTENSIONS)
+        workers = None if ctx.get_parameter_source("jobs") == ParameterSource.DEFAULT else jobs
+        raise typer.Exit(encode_corpus(plan, output_dir, settings, ray_address=ray,
+                                       shard_text=shard, fmt=fmt, workers=workers,
+                                       multichannel=multichannel, packet_ms=packet_ms, raw=raw))
     plan = plan_jobs(inputs, output_dir, out_ext=".fcs", folder_exts=AUDIO_EXTENSIONS)
     reporter = Reporter(settings)
     encoder = _Encoder(settings, opts, reporter)

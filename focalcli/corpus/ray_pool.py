@@ -1,0 +1,191 @@
+"""Files spread over a Ray cluster: a pool of actors, each loading the model once.
+
+Every actor (:class:`EncodeWorker`, one CPU each by default) codes whole files with a
+:class:`~focalcli.corpus.work.FileEncoder` and writes each output itself, atomically, so the
+inputs and ``OUT/`` must be at the same path on every node (a shared file system). The
+driver keeps up to :data:`IN_FLIGHT` files queued per actor. When an actor dies (its node
+went away, it was killed, it ran out of memory) its files are sent to the others and a new
+actor takes its place; a file whose worker died :data:`MAX_TRIES` times is recorded as an
+error instead of being tried forever. ray is imported only here, when `--ray` is used.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from focalcli.cli.batch import Job
+from focalcli.cli.errors import ExitCode, FocalError
+from focalcli.corpus.manifest import STATUS_ERROR, ManifestRow
+from focalcli.corpus.work import EncodeSpec, FileEncoder, FileResult
+
+#: files queued on each actor at once (one running, one waiting: no idle gap between files)
+IN_FLIGHT = 2
+#: a file whose worker died this many times is recorded as an error
+MAX_TRIES = 3
+#: object store of a local cluster started here (little data goes through it: paths, rows)
+LOCAL_OBJECT_STORE_BYTES = 128 * 2**20
+INSTALL_HINT = "--ray needs Ray: pip install 'focalcli[ray]'"
+
+
+def import_ray() -> Any:
+    """ray, or a one-line FocalError (exit 2) saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise FocalError(INSTALL_HINT, exit_code=ExitCode.USAGE) from None
+    return ray
+
+
+class EncodeWorker:
+    """The actor: one model, loaded when the actor starts; codes one file per call."""
+
+    def __init__(self, spec: EncodeSpec) -> None:
+        self.encoder = FileEncoder(spec)
+        try:
+            self.encoder.load()
+        except FocalError:
+            pass  # the first file reports it (exit 7), and that stops the run
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def encode(self, src: str, dst: str) -> FileResult:
+        return self.encoder.encode(Job(src, dst))
+
+
+@dataclass
+class _Slot:
+    actor: Any
+    generation: int = 0
+    in_flight: int = 0
+
+
+class RayPool:
+    """Codes files on `workers` Ray actors at `address` (None: a local cluster here).
+
+    `threads`: CPUs (and torch threads) per actor. Connects on construction (an already
+    initialised Ray, e.g. in tests, is used as it is and left running).
+    """
+
+    def __init__(self, spec: EncodeSpec, address: str | None, workers: int | None,
+                 threads: int | None = None) -> None:
+        self.ray = import_ray()
+        self.spec = spec
+        self.cpus_per_worker = max(1, threads or 1)
+        self._started = False
+        if not self.ray.is_initialized():
+            kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
+                                      "logging_level": logging.WARNING,
+                                      "configure_logging": True}
+            if address is None:
+                kwargs["object_store_memory"] = LOCAL_OBJECT_STORE_BYTES
+            try:
+                self.ray.init(address=address, **kwargs)
+            except Exception as err:  # noqa: BLE001 - ray raises many kinds here
+                raise FocalError(f"cannot connect to Ray at {address or 'a local cluster'}: "
+                                 f"{type(err).__name__}: {err}",
+                                 exit_code=ExitCode.FAILURE) from None
+            self._started = True
+        if workers is None:
+            cpus = int(self.ray.cluster_resources().get("CPU", 1))
+            workers = max(1, cpus // self.cpus_per_worker)
+        self.workers = workers
+        self._remote = self.ray.remote(num_cpus=self.cpus_per_worker, max_restarts=0,
+                                       max_task_retries=0)(EncodeWorker)
+        self._slots = [_Slot(self._new_actor()) for _ in range(workers)]
+        #: how many times an actor died and its files were sent elsewhere
+        self.worker_deaths = 0
+        self.retried_files = 0
+
+    def _new_actor(self) -> Any:
+        return self._remote.remote(self.spec)
+
+    def actor_pids(self) -> list[int]:
+        """Process ids of the live actors (tests kill one)."""
+        return [self.ray.get(slot.actor.pid.remote()) for slot in self._slots]
+
+    def results(self, jobs: list[Job]) -> Iterator[FileResult]:
+        ray = self.ray
+        from ray.exceptions import RayActorError, RayTaskError
+
+        queue: deque[tuple[Job, int]] = deque((job, 0) for job in jobs)
+        pending: dict[Any, tuple[int, int, Job, int]] = {}  # ref -> slot, generation, job, tries
+        while queue or pending:
+            for index, slot in enumerate(self._slots):
+                while queue and slot.in_flight < IN_FLIGHT:
+                    job, tries = queue.popleft()
+                    if job.problem is not None:  # nothing to send: fail it here
+                        yield FileEncoder(self.spec).encode(job)
+                        continue
+                    ref = slot.actor.encode.remote(os.path.abspath(job.src),
+                                                   os.path.abspath(job.dst))
+                    pending[ref] = (index, slot.generation, job, tries)
+                    slot.in_flight += 1
+            if not pending:
+                continue
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
+            for ref in ready:
+                index, generation, job, tries = pending.pop(ref)
+                slot = self._slots[index]
+                if slot.generation == generation:
+                    slot.in_flight -= 1
+                try:
+                    result: FileResult = ray.get(ref)
+                except RayActorError:
+                    self._replace(index, generation)
+                    if tries + 1 >= MAX_TRIES:
+                        yield self._died(job, tries + 1)
+                    else:
+                        self.retried_files += 1
+                        queue.appendleft((job, tries + 1))
+                    continue
+                except RayTaskError as err:  # encode() itself never raises; be safe anyway
+                    yield FileResult(ManifestRow(job.src, job.dst, STATUS_ERROR,
+                                                 error=f"{job.src}: internal error: {err}"),
+                                     ExitCode.FAILURE)
+                    continue
+                yield _as_planned(result, job)
+
+    def _replace(self, index: int, generation: int) -> None:
+        """The actor of slot `index` died: start another (once per death)."""
+        slot = self._slots[index]
+        if slot.generation != generation:
+            return
+        self.worker_deaths += 1
+        try:
+            self.ray.kill(slot.actor)
+        except Exception:  # noqa: BLE001 - it is dead already
+            pass
+        self._slots[index] = _Slot(self._new_actor(), generation + 1)
+
+    def _died(self, job: Job, tries: int) -> FileResult:
+        return FileResult(ManifestRow(job.src, job.dst, STATUS_ERROR,
+                                      error=f"{job.src}: the worker coding it died {tries} "
+                                            "times (out of memory?); not retried"),
+                          ExitCode.FAILURE)
+
+    def close(self) -> None:
+        for slot in self._slots:
+            try:
+                self.ray.kill(slot.actor)
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+        self._slots = []
+        if self._started:
+            self.ray.shutdown()
+            self._started = False
+
+
+def _as_planned(result: FileResult, job: Job) -> FileResult:
+    """The worker saw absolute paths; the manifest and messages use the planned ones."""
+    row = result.row
+    error = (row.error.replace(os.path.abspath(job.src), job.src)
+             .replace(os.path.abspath(job.dst), job.dst))
+    planned = ManifestRow(**{**row.__dict__, "input": job.src, "output": job.dst,
+                             "error": error})
+    return FileResult(planned, result.exit_code, result.model_identity)

@@ -1,0 +1,173 @@
+"""A corpus run: plan, skip what an earlier run finished, code the rest, record every file.
+
+The driver (this process) alone writes the manifest; the files are coded by a pool: threads
+here (:class:`LocalPool`, ``-j N``) or Ray actors (:class:`focalcli.corpus.ray_pool.RayPool`).
+Exit status as for the local batch (:func:`focalcli.cli.errors.batch_exit_code`), counting the
+files done before as successes.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import Any, Protocol
+
+from focalcli.cli.batch import Cancelled, Job
+from focalcli.cli.errors import ExitCode, OutputProblem, batch_exit_code, describe_os_error
+from focalcli.cli.report import Reporter
+from focalcli.corpus.manifest import ManifestRow, ManifestWriter, read_manifest
+from focalcli.corpus.plan import Shard, remove_stale_parts, shard_jobs
+from focalcli.corpus.work import (
+    FORMAT_NPY,
+    EncodeSpec,
+    FileEncoder,
+    FileResult,
+    is_model_failure,
+    model_problem,
+)
+
+
+class Pool(Protocol):
+    """Codes jobs somewhere and yields their results in completion order."""
+
+    def results(self, jobs: list[Job]) -> Iterator[FileResult]: ...
+
+    def close(self) -> None: ...
+
+
+class LocalPool:
+    """`workers` threads in this process sharing one loaded model (like ``-j N``)."""
+
+    def __init__(self, spec: EncodeSpec, workers: int) -> None:
+        self.encoder = FileEncoder(spec)
+        self.workers = max(1, workers)
+        self._cancel = threading.Event()
+
+    def _check(self) -> None:
+        if self._cancel.is_set():
+            raise Cancelled()
+
+    def results(self, jobs: list[Job]) -> Iterator[FileResult]:
+        if self.workers == 1:
+            for job in jobs:
+                yield self.encoder.encode(job, self._check)
+            return
+        pool = ThreadPoolExecutor(max_workers=self.workers)
+        try:
+            queue = list(reversed(jobs))
+            running: set[Future[FileResult]] = set()
+            while queue or running:
+                while queue and len(running) < self.workers:
+                    running.add(pool.submit(self.encoder.encode, queue.pop(), self._check))
+                done, running = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    yield fut.result()
+        finally:
+            self._cancel.set()  # interrupted or closed early: running files stop and clean up
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def close(self) -> None:
+        self._cancel.set()
+
+
+def manifest_path(out_dir: Path, shard: Shard) -> Path:
+    return out_dir / f"manifest{shard.suffix}.tsv"
+
+
+def token_table_path(out_dir: Path, shard: Shard) -> Path:
+    return out_dir / f"tokens{shard.suffix}.parquet"
+
+
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return -1
+
+
+def split_done(planned: list[Job], previous: dict[str, ManifestRow]
+               ) -> tuple[list[ManifestRow], list[Job]]:
+    """(rows of files an earlier run finished, jobs still to do).
+
+    Done: the manifest says ``ok`` for this input and output, and the output is there with the
+    size it recorded. Everything else (missing, failed, interrupted, changed) is coded again.
+    """
+    done: list[ManifestRow] = []
+    todo: list[Job] = []
+    for job in planned:
+        row = previous.get(job.src)
+        if (job.problem is None and row is not None and row.ok and row.output == job.dst
+                and _size(job.dst) == row.bytes):
+            done.append(row)
+        else:
+            todo.append(job)
+    return done, todo
+
+
+def run_corpus(jobs: list[Job], out_dir: Path, spec: EncodeSpec, shard: Shard, pool: Pool,
+               reporter: Reporter) -> int:
+    """Run `pool` over this shard's files not yet done; return the run's exit status."""
+    if spec.fmt == FORMAT_NPY:
+        from focalcli.corpus.tokens import pyarrow_or_exit
+
+        pyarrow_or_exit()  # say it before any work, not after
+    planned = shard_jobs(jobs, shard)
+    path = manifest_path(out_dir, shard)
+    done, todo = split_done(planned, read_manifest(path))
+    for job in todo:
+        if job.problem is None:
+            remove_stale_parts(job.dst)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputProblem(f"cannot create: {describe_os_error(err)}", str(out_dir)) from err
+    if done:
+        reporter.note(f"{len(done)} of {len(planned)} files done by an earlier run "
+                      f"({path.name}); coding the other {len(todo)}")
+    writer = ManifestWriter(path, done)
+    codes: list[int] = [ExitCode.OK] * len(done)
+    identity: dict[str, Any] | None = None
+    try:
+        with reporter.progress(float(len(todo)), "encoding", "files") as bar:
+            for result in pool.results(todo):
+                if is_model_failure(result):
+                    raise model_problem(result)
+                if spec.fmt == FORMAT_NPY and identity is None and result.model_identity:
+                    from focalcli.corpus.tokens import write_model_json
+
+                    identity = result.model_identity
+                    write_model_json(out_dir, identity)
+                writer.append(result.row)
+                codes.append(result.exit_code)
+                if result.row.ok:
+                    reporter.detail(f"{result.row.input} -> {result.row.output}: "
+                                    f"{result.row.duration_s:.2f} s, {result.row.tokens} tokens "
+                                    f"({result.row.worker})")
+                else:
+                    reporter.error(result.row.error)
+                bar.advance(1)
+    finally:
+        pool.close()
+        rows = writer.finish()  # also when interrupted: what finished is recorded
+    failed = sum(not row.ok for row in rows)
+    if failed:
+        reporter.note(f"{len(rows) - failed} of {len(rows)} files done, {failed} failed "
+                      f"(see {path})")
+    if spec.fmt == FORMAT_NPY:
+        _write_table(out_dir, shard, rows, reporter)
+    return batch_exit_code(codes) if codes else ExitCode.OK
+
+
+def _write_table(out_dir: Path, shard: Shard, rows: list[ManifestRow], reporter: Reporter) -> None:
+    from focalcli.corpus.tokens import read_model_json, write_token_table
+
+    identity = read_model_json(out_dir)
+    if identity is None:
+        reporter.note("no file was coded: no token table written")
+        return
+    table = token_table_path(out_dir, shard)
+    count = write_token_table(table, out_dir, rows, identity)
+    reporter.detail(f"{table}: {count} files")
