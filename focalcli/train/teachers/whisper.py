@@ -237,24 +237,28 @@ class WhisperEncoder(nn.Module):
             raise ValueError(f"not a Whisper encoder: {num_layers} layers, dim {dim}, "
                              f"{heads} heads")
         enc = cls(n_mels, dim, ffn_dim, num_layers, heads, pos.shape[0])
-        sd: dict[str, Tensor] = {
-            "conv1.weight": conv1, "conv1.bias": v["encoder/conv1/bias"],
-            "conv2.weight": v["encoder/conv2/weight"], "conv2.bias": v["encoder/conv2/bias"],
-            "positions": pos,
-            "norm.weight": v["encoder/layer_norm/gamma"], "norm.bias": v["encoder/layer_norm/beta"],
-        }
-        names = {"attn_norm": "self_attention/layer_norm", "qkv": "self_attention/linear_0",
-                 "out": "self_attention/linear_1", "ffn_norm": "ffn/layer_norm",
-                 "ffn_in": "ffn/linear_0", "ffn_out": "ffn/linear_1"}
-        for i in range(num_layers):
-            for ours, theirs in names.items():
-                src = f"encoder/layer_{i}/{theirs}"
-                if ours.endswith("norm"):
-                    sd[f"layers.{i}.{ours}.weight"] = v[f"{src}/gamma"]
-                    sd[f"layers.{i}.{ours}.bias"] = v[f"{src}/beta"]
-                else:
-                    sd[f"layers.{i}.{ours}.weight"] = v[f"{src}/weight"]
-                    sd[f"layers.{i}.{ours}.bias"] = v[f"{src}/bias"]
+        try:
+            sd: dict[str, Tensor] = {
+                "conv1.weight": conv1, "conv1.bias": v["encoder/conv1/bias"],
+                "conv2.weight": v["encoder/conv2/weight"], "conv2.bias": v["encoder/conv2/bias"],
+                "positions": pos,
+                "norm.weight": v["encoder/layer_norm/gamma"],
+                "norm.bias": v["encoder/layer_norm/beta"],
+            }
+            names = {"attn_norm": "self_attention/layer_norm", "qkv": "self_attention/linear_0",
+                     "out": "self_attention/linear_1", "ffn_norm": "ffn/layer_norm",
+                     "ffn_in": "ffn/linear_0", "ffn_out": "ffn/linear_1"}
+            for i in range(num_layers):
+                for ours, theirs in names.items():
+                    src = f"encoder/layer_{i}/{theirs}"
+                    if ours.endswith("norm"):
+                        sd[f"layers.{i}.{ours}.weight"] = v[f"{src}/gamma"]
+                        sd[f"layers.{i}.{ours}.bias"] = v[f"{src}/beta"]
+                    else:
+                        sd[f"layers.{i}.{ours}.weight"] = v[f"{src}/weight"]
+                        sd[f"layers.{i}.{ours}.bias"] = v[f"{src}/bias"]
+        except KeyError as exc:
+            raise ValueError(f"not a Whisper encoder: missing variable {exc}") from exc
         own = enc.state_dict()
         for k, t in sd.items():
             if own[k].shape != t.shape:
