@@ -149,7 +149,8 @@ def toks_to_fcs_bytes(toks: np.ndarray, identity: dict[str, Any], *, source_rate
                             bits_per_token=identity["bits_per_token"],
                             token_rate=identity["token_rate"],
                             sample_rate_input=identity["sample_rate_input"],
-                            sample_rate_output=identity["sample_rate_output"])
+                            sample_rate_output=identity["sample_rate_output"],
+                            token_space=identity.get("token_space"))
     buf = io.BytesIO()
     writer = fcs.new_writer(buf, model, source_rate=source_rate, channels=int(toks.shape[0]),
                             source_frames=num_samples, packet_tokens=None, live=False)

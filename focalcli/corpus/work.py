@@ -54,11 +54,16 @@ class FileResult:
 
 
 def model_identity(codec: Any) -> dict[str, Any]:
-    """What a reader of tokens needs to know about the model (`model.json`, token table)."""
+    """What a reader of tokens needs to know about the model (`model.json`, token table).
+
+    `token_space` (16 hex digits, or None) names the encoder side: models that share it give
+    the same tokens, so their tokens can be decoded by either.
+    """
     return {"name": codec.name, "weights_hash": codec.weights_hash,
             "bits_per_token": int(codec.bits_per_token), "token_rate": float(codec.token_rate),
             "sample_rate_input": int(codec.sample_rate_input),
-            "sample_rate_output": int(codec.sample_rate_output), "causal": bool(codec.causal)}
+            "sample_rate_output": int(codec.sample_rate_output), "causal": bool(codec.causal),
+            "token_space": getattr(codec, "token_space", None)}
 
 
 class FileEncoder:
