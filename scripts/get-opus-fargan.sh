@@ -4,7 +4,9 @@
 # `dnn/fargan_data.c` (the FARGAN weights as C arrays, converted by scripts/fargan_weights.py).
 #
 # Usage: scripts/get-opus-fargan.sh [DEST]     (DEST defaults to ~/.cache/focal/opus)
-# Env:   JOBS (make -j, default 1), NICE (niceness, default 10), NO_BUILD=1 (fetch + unpack only)
+# Env:   JOBS (make -j, default 1), NICE (niceness, default 10), NO_BUILD=1 (fetch + unpack only),
+#        PLAIN_C=1 (also build DEST/plain-c/opus-1.5.2/fargan_demo with Opus's scalar C kernels, no
+#        SSE/AVX: the sample-exact reference for FARGAN.set_opus_arithmetic, see docs/fargan.md)
 #
 # The system's apt configuration is untouched: a private apt directory under DEST holds a trixie
 # deb-src list, its package lists and the downloaded files. Rerunning skips steps already done.
@@ -55,3 +57,20 @@ for tool in dump_data fargan_demo; do
     test -x "$SRC/$tool" || { echo "error: $SRC/$tool was not built" >&2; exit 1; }
 done
 echo "built: $SRC/dump_data $SRC/fargan_demo"
+
+if [ "${PLAIN_C:-0}" = "1" ]; then
+    PLAIN="$DEST/plain-c/opus-$VERSION"
+    if [ ! -f "$PLAIN/Makefile" ]; then
+        rm -rf "$DEST/plain-c" && mkdir -p "$DEST/plain-c"
+        tar -C "$DEST/plain-c" -xf "$(ls "$DEST"/opus_"$VERSION".orig.tar.* | head -n 1)"
+        # dnn/vec.h picks its SSE/AVX kernels whenever __SSE2__ is defined (always on x86-64);
+        # this copy takes the scalar branch instead.
+        sed -i 's|^#if defined(__AVX__) \|\| defined(__SSE2__)$|#if 0 /* plain C reference */|' \
+            "$PLAIN/dnn/vec.h"
+        grep -q "plain C reference" "$PLAIN/dnn/vec.h" || { echo "error: vec.h patch failed" >&2; exit 1; }
+        (cd "$PLAIN" && ./configure --enable-dred --enable-osce --enable-deep-plc --disable-doc \
+            --disable-rtcd --disable-intrinsics)
+    fi
+    (cd "$PLAIN" && nice -n "$NICE" make -j"$JOBS" fargan_demo)
+    echo "built: $PLAIN/fargan_demo"
+fi
