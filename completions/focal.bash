@@ -82,7 +82,7 @@ _focal() {
             fi
             return ;;
         encode)
-            opts="--output-dir -d --force -f --model -m --multichannel --raw --rate -r --bits -b --channels -c --packet-ms --jobs -j --threads --quiet -q --verbose -v --help -h"
+            opts="--output-dir -d --force -f --model -m --multichannel --raw --rate -r --bits -b --channels -c --packet-ms --jobs -j --threads --ray --shard --format --quiet -q --verbose -v --help -h"
             if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "$opts" -- "$cur"))
             else _focal_files '@(wav|WAV|wave|flac|FLAC|ogg|oga|opus|mp3|aiff|aif|aifc|au|snd|caf|w64|rf64|voc|sph|nist|fcs)'
             fi ;;

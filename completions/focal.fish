@@ -49,6 +49,9 @@ complete -c focal -n "__fish_seen_subcommand_from encode" -s r -l rate -x -a '80
 complete -c focal -n "__fish_seen_subcommand_from encode" -s b -l bits -x -a '8 16 24 32 32f' -d 'Sample format of raw input'
 complete -c focal -n "__fish_seen_subcommand_from encode" -s c -l channels -x -d 'Channels of raw input'
 complete -c focal -n "__fish_seen_subcommand_from encode" -l packet-ms -x -d 'Duration of one .fcs packet'
+complete -c focal -n "__fish_seen_subcommand_from encode" -l ray -x -a 'local auto' -d 'Code a corpus on Ray workers'
+complete -c focal -n "__fish_seen_subcommand_from encode" -l shard -x -d 'Code only share K/N of the files'
+complete -c focal -n "__fish_seen_subcommand_from encode" -l format -x -a 'fcs npy' -d 'Output format'
 
 # decode
 complete -c focal -n "__fish_seen_subcommand_from decode" -F
