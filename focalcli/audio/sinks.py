@@ -1,7 +1,8 @@
 """Where decoded audio goes: an audio file (WAV, FLAC) or raw PCM on a binary stream.
 
 A sink takes float32 blocks shaped (channels, n); values outside [-1, 1] are clipped.
-(A speaker sink will join these for `focal play`.)
+(A speaker sink will join these for `focal play`.) A write that fails in the operating system
+(a full disk) raises that OSError, errno and all, not a libsndfile error without a cause.
 """
 
 from __future__ import annotations
@@ -51,8 +52,44 @@ class AudioSink(ABC):
         self.close()
 
 
+class _KeepWriteError:
+    """A seekable binary file for libsndfile's virtual I/O that keeps the first OSError of a
+    write (libsndfile only sees a short write and reports a "System error" without errno)."""
+
+    def __init__(self, fh: BinaryIO) -> None:
+        self._fh = fh
+        self.error: OSError | None = None
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self._fh.write(data)
+        except OSError as err:
+            if self.error is None:
+                self.error = err
+            return 0
+
+    def read(self, size: int = -1) -> bytes:
+        return self._fh.read(size)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._fh.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._fh.tell()
+
+    def flush(self) -> None:
+        self._fh.flush()
+
+    def close(self) -> None:
+        self._fh.close()
+
+
 class SoundFileSink(AudioSink):
-    """A WAV or FLAC file written with soundfile, to a path or a seekable binary file."""
+    """A WAV or FLAC file written with soundfile, to a path or a seekable binary file.
+
+    A path is opened here, so that a failing write (ENOSPC, EDQUOT, EFBIG) comes out as the
+    OSError it was.
+    """
 
     def __init__(self, file: str | os.PathLike[str] | BinaryIO, fmt: str, sample_rate: int,
                  channels: int, pcm: PcmFormat) -> None:
@@ -69,18 +106,54 @@ class SoundFileSink(AudioSink):
             major = "WAVEX"
         self.sample_rate = sample_rate
         self.channels = channels
+        self._fmt = fmt
+        self._file: _KeepWriteError | None = None
+        target: str | os.PathLike[str] | BinaryIO | _KeepWriteError = file
+        if isinstance(file, (str, os.PathLike)):
+            self._file = _KeepWriteError(open(file, "w+b"))  # noqa: SIM115 - closed in close()
+            target = self._file
         try:
-            self._sf = sf.SoundFile(file, "w", samplerate=sample_rate, channels=channels,
+            self._sf = sf.SoundFile(target, "w", samplerate=sample_rate, channels=channels,
                                     format=major, subtype=subtype)
-        except (sf.LibsndfileError, RuntimeError, ValueError) as err:
+        except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as err:
+            if self._file is not None:
+                self._file.close()
+                if self._file.error is not None:
+                    raise self._file.error from None
             raise AudioError(f"cannot write {fmt.upper()} ({err})") from err
 
+    def _failed(self, err: Exception) -> Exception:
+        """The error to raise for a failed libsndfile call: the OSError behind it if known."""
+        if self._file is not None and self._file.error is not None:
+            return self._file.error
+        return AudioError(f"cannot write {self._fmt.upper()} ({err or type(err).__name__})")
+
     def write(self, sig: np.ndarray) -> None:
+        import soundfile as sf
+
         if sig.shape[1]:
-            self._sf.write(np.clip(sig, -1.0, 1.0).T)
+            try:
+                self._sf.write(np.clip(sig, -1.0, 1.0).T)
+            except (sf.LibsndfileError, RuntimeError, AssertionError) as err:
+                raise self._failed(err) from None
+            if self._file is not None and self._file.error is not None:
+                raise self._file.error
 
     def close(self) -> None:
-        self._sf.close()
+        import soundfile as sf
+
+        try:
+            if not self._sf.closed:
+                self._sf.close()
+            if self._file is not None:
+                self._file.flush()
+        except (sf.LibsndfileError, RuntimeError, AssertionError) as err:
+            raise self._failed(err) from None
+        finally:
+            if self._file is not None:
+                self._file.close()
+        if self._file is not None and self._file.error is not None:
+            raise self._file.error
 
 
 class RawPcmSink(AudioSink):
@@ -105,7 +178,8 @@ class ExactLength(AudioSink):
 
     `put(sig, length)` takes float32 (channels, n) and the total length if known by now;
     while it is unknown, the last `hold` samples are held back. Once known, audio beyond it
-    is dropped, and `finish(length)` writes silence for any that is missing.
+    is dropped, and `finish(length)` fills any that is missing by repeating the last sample
+    written (silence if none was), as the reference decoder pads to its output length.
     """
 
     def __init__(self, sink: AudioSink, channels: int, hold: int) -> None:
@@ -115,6 +189,7 @@ class ExactLength(AudioSink):
         self.hold = hold
         self.written = 0
         self.pending = np.zeros((channels, 0), dtype=np.float32)
+        self.last = np.zeros((channels, 1), dtype=np.float32)  # last sample written
 
     def put(self, sig: np.ndarray, length: int | None) -> int:
         """Add samples; write what is certain; return how many samples were written."""
@@ -134,12 +209,14 @@ class ExactLength(AudioSink):
             return
         self._emit(max(0, min(self.pending.shape[1], length - self.written)), drop_rest=True)
         if self.written < length:
-            self.pending = np.zeros((self.pending.shape[0], length - self.written), np.float32)
+            fill = np.zeros((self.channels, length - self.written), np.float32)
+            self.pending = fill + self.last
             self._emit(self.pending.shape[1], drop_rest=True)
 
     def _emit(self, count: int, drop_rest: bool) -> int:
         if count:
             self.sink.write(self.pending[:, :count])
+            self.last = self.pending[:, count - 1 : count].copy()
             self.written += count
         self.pending = self.pending[:, :0] if drop_rest else self.pending[:, count:]
         return count

@@ -66,6 +66,11 @@ def run(argv: list[str] | None = None) -> int:
     except (BrokenPipeError, ValueError):
         silence_stdout()
         code = ExitCode.BROKEN_PIPE
+    except OSError as err:  # e.g. stdout on a full disk: text still buffered at the end
+        silence_stdout()
+        if code == ExitCode.OK:
+            print_error(f"stdout: cannot write: {describe_os_error(err)}")
+            code = ExitCode.OUTPUT
     return int(code)
 
 

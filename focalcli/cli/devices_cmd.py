@@ -24,7 +24,8 @@ def devices(
     """List the sound input and output devices (the defaults marked with '*').
 
     The index or a part of the name selects a device with `--device` in `focal stream` and
-    `focal play`.
+    `focal play`. Without a sound system (no PortAudio) the table is an error (exit 3) and
+    --json prints an empty list.
     """
     settings = make_settings(ctx.obj, quiet=quiet, verbose=verbose)
     from focalcli.live.devices import DeviceError, list_devices
@@ -32,7 +33,10 @@ def devices(
     try:
         found = list_devices()
     except DeviceError as err:
-        raise InputProblem(str(err), "devices") from None
+        if not as_json:
+            raise InputProblem(str(err), "devices") from None
+        Reporter(settings).warn(f"devices: {err}")
+        found = []
     if as_json:
         typer.echo(json.dumps([asdict(d) for d in found], indent=2))
         return

@@ -3,14 +3,17 @@
 A file output is written to a hidden temporary file in the destination folder, flushed,
 fsync'ed and renamed into place only when the command succeeded; on any exception, Ctrl-C or
 SIGTERM the temporary file is removed, so a failed run leaves nothing behind. Existing files
-are refused unless `force`. stdout is data only; a reader that goes away (``| head``) raises
-:class:`BrokenPipe`, which ends focal quietly.
+are refused unless `force`. A FIFO or character device (``/dev/null``, a named pipe) is
+written into in place, like stdout, and never replaced, with or without `force`. stdout is data
+only; a reader that goes away (``| head``) raises :class:`BrokenPipe`, which ends focal quietly;
+a full disk or device raises :class:`OutputProblem` ("No space left on device").
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import stat
 import sys
 import tempfile
 import threading
@@ -37,14 +40,40 @@ def file_mode() -> int:
         return 0o666 & ~_umask
 
 
+def is_stream_output(path: str | Path) -> bool:
+    """True if `path` is a FIFO or a character device (e.g. /dev/null): an output that is
+    written into in place, as stdout is, and never replaced by a file.
+
+    OutputProblem for a block device or a socket, which focal does not write to.
+    """
+    if str(path) == STDIO:
+        return False
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return False
+    if stat.S_ISBLK(mode):
+        raise OutputProblem("is a block device; focal writes files, FIFOs and character "
+                            "devices only", str(path))
+    if stat.S_ISSOCK(mode):
+        raise OutputProblem("is a socket; focal writes files, FIFOs and character devices "
+                            "only", str(path))
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)
+
+
 def check_writable(path: Path, force: bool, inputs: tuple[Path, ...] = ()) -> None:
-    """Refuse early what `atomic_file` would refuse late (before any work is done)."""
+    """Refuse early what `atomic_file` would refuse late (before any work is done).
+
+    A FIFO or character device passes without `force`: it is written into, not replaced.
+    """
     for inp in inputs:
         try:
             if path.resolve() == inp.resolve():
                 raise OutputProblem("output would overwrite its own input", str(path))
         except OSError:
             pass
+    if is_stream_output(path):
+        return
     if path.is_dir():
         raise OutputProblem("is a directory", str(path))
     if not force and os.path.lexists(path):
@@ -62,8 +91,12 @@ def atomic_path(path: Path, force: bool) -> Iterator[Path]:
     Parent folders are created. Without `force` an existing `path` is never replaced, even if
     it appears while we write (the final step is a hard link, which cannot clobber). On any
     exception (including KeyboardInterrupt and SystemExit) the temporary file is removed, and so
-    are the parent folders it created if they are still empty.
+    are the parent folders it created if they are still empty. A FIFO or device is never
+    replaced (write it with :func:`open_output`); here it is refused.
     """
+    if is_stream_output(path):
+        raise OutputProblem("is a FIFO or device: it is written into, never replaced by a file",
+                            str(path))
     check_writable(path, force)
     folder = path.parent
     created = [p for p in (folder, *folder.parents) if not p.exists()]  # deepest first
@@ -133,6 +166,8 @@ def _fsync_file(path: Path) -> None:
 
 def _publish(tmp: Path, path: Path, force: bool) -> None:
     if force:
+        if is_stream_output(path):  # it appeared while we wrote: never replace it
+            raise OutputProblem("became a FIFO or device while writing; not replaced", str(path))
         os.replace(tmp, path)
         return
     try:
@@ -163,10 +198,17 @@ def _fsync_dir(folder: Path) -> None:
 
 
 class StdoutWriter:
-    """Binary stdout that turns a vanished reader into :class:`BrokenPipe`."""
+    """Binary stdout (or another stream written in place, e.g. a FIFO) whose errors are ours:
+    a vanished reader is :class:`BrokenPipe`, a full disk or device an :class:`OutputProblem`.
 
-    def __init__(self) -> None:
-        self._out: BinaryIO = sys.stdout.buffer
+    Args:
+        stream: the binary stream; default: stdout.
+        name: how errors name it.
+    """
+
+    def __init__(self, stream: BinaryIO | None = None, name: str = "stdout") -> None:
+        self._out: BinaryIO = sys.stdout.buffer if stream is None else stream
+        self.name = name
 
     def write(self, data: bytes) -> int:
         """Write all of `data` (a pipe may take only part of it per call)."""
@@ -176,6 +218,8 @@ class StdoutWriter:
                 view = view[self._out.write(view) or 0 :]
         except BrokenPipeError as err:
             raise BrokenPipe() from err
+        except OSError as err:
+            raise OutputProblem(f"cannot write: {describe_os_error(err)}", self.name) from err
         return len(data)
 
     def flush(self) -> None:
@@ -183,6 +227,8 @@ class StdoutWriter:
             self._out.flush()
         except BrokenPipeError as err:
             raise BrokenPipe() from err
+        except OSError as err:
+            raise OutputProblem(f"cannot write: {describe_os_error(err)}", self.name) from err
 
 
 def refuse_terminal_stdout(what: str) -> None:
@@ -198,12 +244,22 @@ def refuse_terminal_stdout(what: str) -> None:
 
 @contextmanager
 def open_output(target: str | Path, force: bool, what: str) -> Iterator[BinaryIO]:
-    """A binary output: `-` is stdout (data only), anything else an atomic file."""
+    """A binary output: `-` is stdout (data only), a FIFO or character device is written
+    into in place, anything else is an atomic file."""
     if str(target) == STDIO:
         refuse_terminal_stdout(what)
         writer = StdoutWriter()
         yield writer  # type: ignore[misc]
         writer.flush()
+    elif is_stream_output(target):
+        try:
+            device: BinaryIO = open(target, "wb", buffering=0)  # noqa: SIM115 - closed below
+        except OSError as err:
+            raise OutputProblem(f"cannot write: {describe_os_error(err)}", str(target)) from err
+        with device:
+            writer = StdoutWriter(device, str(target))
+            yield writer  # type: ignore[misc]
+            writer.flush()
     else:
         with atomic_file(Path(target), force) as fh:
             yield fh

@@ -13,7 +13,14 @@ import typer
 from focalcli.cli.errors import InputProblem, OutputProblem, StreamInvalid, UsageProblem
 from focalcli.cli.live_options import Device, LossModelOpt, Seed, SimulateLoss
 from focalcli.cli.options import Force, Model, Quiet, Threads, Verbose
-from focalcli.cli.outputs import STDIO, StdoutWriter, atomic_path, check_writable, open_output
+from focalcli.cli.outputs import (
+    STDIO,
+    StdoutWriter,
+    atomic_path,
+    check_writable,
+    is_stream_output,
+    open_output,
+)
 from focalcli.cli.report import Reporter
 from focalcli.cli.settings import make_settings
 
@@ -50,10 +57,11 @@ def play(
 ) -> None:
     """Play an .fcs file or live stream on the speaker (or write the audio).
 
-    A jitter buffer absorbs uneven arrival; lost, late or corrupt packets are concealed, so
-    speech continues and fades over longer gaps instead of clicking or dropping out. At the
-    end it prints the latency, packets received, lost, late and concealed, and buffer
-    underruns (for a live stream with -v only).
+    A file plays every packet it holds, in order (it is never late); only damaged or missing
+    parts are concealed. A live stream (a pipe) goes through a jitter buffer that absorbs
+    uneven arrival; lost, late or corrupt packets are concealed, so speech continues and fades
+    over longer gaps instead of clicking or dropping out. At the end it prints the latency,
+    packets received, lost, late and concealed, and buffer underruns (not with -q).
     """
     settings = make_settings(ctx.obj, quiet=quiet, verbose=verbose, force=force, model=model,
                              threads=threads)
@@ -97,11 +105,7 @@ def play(
                         f"packets, buffer {buffer:g} ms")
         stats = _play(reader, codec, output, fmt, device, buffer, network, live,
                       settings.force, name)
-    line = f"{name}: {stats.summary()}"
-    if live:
-        reporter.detail(line)
-    else:
-        reporter.note(line)
+    reporter.note(f"{name}: {stats.summary()}")
 
 
 def _prepare_live(codecs: Any, output: str | None) -> Any:
@@ -243,6 +247,15 @@ def _play(reader: Any, codec: Any, output: str | None, fmt: str | None, device: 
         with open_output(output, force, "audio") as out:
             sink = _FlushingSink(RawPcmSink(out, rate, 1, pcm), out)
             return run(sink)
+    if is_stream_output(output):  # a FIFO or device: written into (the WAV/FLAC at the end)
+        import io
+
+        buffer = io.BytesIO()
+        with open_output(output, force, "audio") as out:
+            with SoundFileSink(buffer, str(fmt), rate, 1, pcm) as mem_sink:
+                stats = run(mem_sink)
+            out.write(buffer.getvalue())
+        return stats
     with atomic_path(Path(output), force) as tmp:
         with SoundFileSink(str(tmp), str(fmt), rate, 1, pcm) as file_sink:
             return run(file_sink)

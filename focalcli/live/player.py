@@ -3,13 +3,21 @@ decoder (with concealment) -> sink.
 
 Two drivers share the jitter buffer and the output stage:
 
-* **virtual time** (:meth:`Player.play_file`, for a complete or truncated file): packets are
-  given the arrival time they would have had if sent live (the nominal time of their last
-  token, plus simulated jitter), and the playout schedule is evaluated on that clock without
-  waiting, so a file plays as fast as the sink takes it and every run is reproducible;
+* **in order** (:meth:`Player.play_file`, for a complete or truncated file): a file is not a
+  network, nothing in it is ever late: every packet present is played, in order, as fast as
+  the sink takes it (a speaker paces it); only what is missing (or dropped by a simulated
+  loss) is concealed;
+* **virtual time** (:meth:`Player.play_file` with simulated jitter): packets are given the
+  arrival time they would have had if sent live (the nominal time of their last token, plus
+  the simulated jitter), and the playout schedule is evaluated on that clock without waiting,
+  so a file plays as fast as the sink takes it and every run is reproducible;
 * **real time** (:meth:`Player.play_live`, for a pipe): a thread reads packets as they come and
   stamps them with the monotonic clock; each group of tokens is decoded as soon as it is
   complete and written when it is due, or concealed if it is not complete by then.
+
+On a clock, a packet can only arrive once its last token exists, so a group is due the buffer
+delay plus the packet's duration beyond one group after its nominal time: packets longer than
+a decoder group (a file's 4 s packets) are not all late.
 """
 
 from __future__ import annotations
@@ -33,6 +41,8 @@ from focalcli.live.netsim import NetworkSimulation
 
 #: default buffer delay in milliseconds (covers the encoder's compute jitter on a busy core)
 DEFAULT_BUFFER_MS = 40.0
+#: a file played in order is decoded in steps of at most this many seconds of tokens
+DECODE_BLOCK_S = 10.0
 
 
 @dataclass
@@ -116,10 +126,12 @@ class Player:
         self.codec = codec
         self.sink = sink
         self.header = h
-        self.buffer = JitterBuffer(h.channels, h.token_rate, codec.chunk_tokens,
-                                   buffer_ms / 1000.0)
+        # the wait for a whole packet beyond one group, seconds (0 for one-group packets)
+        packet_wait_s = max(0, h.packet_tokens - codec.chunk_tokens) / h.token_rate
+        delay_s = buffer_ms / 1000.0 + packet_wait_s
+        self.buffer = JitterBuffer(h.channels, h.token_rate, codec.chunk_tokens, delay_s)
         self.stats = PlayStats(self.buffer.stats, h.packet_tokens, h.token_rate,
-                               buffer_ms=buffer_ms)
+                               buffer_ms=1000.0 * delay_s)
         self._loss, self._jitter = (network or NetworkSimulation()).make()
         self._session = DecoderSession(codec)
         self._max_behind_s = max_behind_s
@@ -193,7 +205,13 @@ class Player:
     # --- virtual time -------------------------------------------------------------------
 
     def play_file(self) -> PlayStats:
-        """Play a stream that is all there (a file), on the virtual clock, as fast as possible."""
+        """Play a stream that is all there (a file), as fast as the sink takes it.
+
+        Without simulated jitter every packet present is played in order (see
+        :meth:`_play_in_order`); with it, on the virtual clock (late packets are concealed).
+        """
+        if self._jitter.max_s <= 0:
+            return self._play_in_order()
         rate = self.header.token_rate
         items = self.reader.packets()
         arrivals: list[tuple[float, int, int, np.ndarray]] = []
@@ -243,6 +261,43 @@ class Player:
             if exhausted and buf.finished:
                 break
             self._write(self._decode_next())
+        return self._finish()
+
+    def _play_in_order(self) -> PlayStats:
+        """A file without simulated jitter: each group is played once the stream has been read
+        past its end; nothing is late, only tokens that are not in the file (or dropped by the
+        loss simulation) are concealed."""
+        buf = self.buffer
+        self.stats.buffer_ms = 0.0  # nothing waits for anything
+        items = self.reader.packets()
+        read_to = 0  # token up to which the stream has been read (packets or damage)
+        while True:
+            while buf.end_token is None and read_to < buf.next_group_end():
+                item = next(items, None)
+                if item is None:
+                    buf.end(self._end_tokens())
+                    break
+                if isinstance(item, Damage):
+                    self._damage(item)
+                    if item.kind != "truncated":
+                        read_to = max(read_to, item.token_start + item.token_count)
+                    continue
+                if self._simulate(item) is not None:
+                    buf.add(item.token_start, item.toks, 0.0)
+                read_to = max(read_to, item.token_start + item.toks.shape[1])
+            if buf.finished:
+                break
+            # Decode what was read in one step, as `focal decode` does (same audio), at most
+            # DECODE_BLOCK_S of it (bounded memory).
+            groups = [buf.pop_group()]
+            limit = max(1, int(DECODE_BLOCK_S * self.header.token_rate) // buf.group_tokens)
+            while (len(groups) < limit and not buf.finished
+                   and (buf.end_token is not None or buf.next_group_end() <= read_to)):
+                groups.append(buf.pop_group())
+            t0 = time.perf_counter()
+            sig = self._session.push(np.concatenate(groups, axis=1))
+            self.stats.decode_s += [(time.perf_counter() - t0) / len(groups)] * len(groups)
+            self._write(sig)
         return self._finish()
 
     # --- real time ----------------------------------------------------------------------
