@@ -18,7 +18,14 @@ from focalcli.cli.errors import (
     UsageProblem,
 )
 from focalcli.cli.options import Force, Jobs, Model, OutputDir, Quiet, Threads, Verbose
-from focalcli.cli.outputs import STDIO, atomic_path, check_writable, open_output, stdin_binary
+from focalcli.cli.outputs import (
+    STDIO,
+    atomic_path,
+    check_writable,
+    is_stream_output,
+    open_output,
+    stdin_binary,
+)
 from focalcli.cli.report import Reporter
 from focalcli.cli.settings import Settings, make_settings
 
@@ -142,7 +149,7 @@ class _Decoder:
             stream = fcs.TokenStream(fh, name)
             codec = self.codecs.for_stream(stream.model_name, stream.weights_hash, name)
             out_rate = self._out_rate(stream, codec)
-            if job.dst == STDIO or fmt == "raw":
+            if job.dst == STDIO or fmt == "raw" or is_stream_output(job.dst):  # not replaced
                 with open_output(job.dst, self.settings.force, "audio") as out:
                     self._write(out, fmt, codec, stream, out_rate, ctx)
             else:
