@@ -6,9 +6,10 @@ worker) and prints wall time, files/s and times real time. Each run is preceded 
 command on one file: its wall time is the start-up (Python, torch, model load; for Ray also
 connecting and starting the workers), and ``(N - 1) / (wall - start-up)`` the steady rate
 a long corpus approaches. The Ray runs join one local cluster started here first (its
-start-up is printed apart; `--ray local` would pay it on every run). Then the encoder's CPU cost per second of audio, for the bundled model and for the
-official 4k causal architecture (random weights: the same arithmetic as the real ones), and
-what tokenizing a 60,000-hour corpus costs in CPU-hours at that rate.
+start-up is printed apart; `--ray local` would pay it on every run). Then the encoder's CPU
+cost per second of audio, for the bundled model and for the official 4k causal architecture
+(random weights: the same arithmetic as the real ones), and what tokenizing a 60,000-hour
+corpus costs in CPU-hours at that rate.
 
     nice -n 5 python bench/bench_corpus.py                 # 40 files, all four runs
     python bench/bench_corpus.py --files 10 --no-ray
