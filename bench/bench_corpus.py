@@ -12,6 +12,10 @@ cost per second of audio, for the bundled model and for the official 4k causal a
 corpus costs in CPU-hours at that rate.
 
     nice -n 5 python bench/bench_corpus.py                 # 40 files, all four runs
+
+The last column (local runs only: Ray's workers are not this process's children) is the CPU
+the whole pipeline spends per second of audio past start-up; the encoder-only figures below
+come from `time.process_time`, so other load on the machine slows them little.
     python bench/bench_corpus.py --files 10 --no-ray
 """
 
@@ -21,6 +25,7 @@ import argparse
 import csv
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -48,14 +53,18 @@ def copy_dev_files(dest: Path, count: int) -> float:
     return sum(float(r["duration_s"]) for r in rows)
 
 
-def timed_encode(args: list[str], env: dict[str, str]) -> float:
+def timed_encode(args: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the `focal encode` process itself, not of Ray workers)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "focalcli", "encode", "-q", *args], env=env,
                           capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         sys.exit(f"focal encode {' '.join(args)} failed ({proc.returncode}): {proc.stderr}")
-    return wall
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
 
 
 def encoder_cpu_per_audio_s(codec: object, seconds: float) -> float:
@@ -98,6 +107,8 @@ def main() -> None:
     env.pop("FOCAL_JOBS", None)
     env.setdefault("RAY_AUTH_MODE", "disabled")
     os.environ["RAY_AUTH_MODE"] = env["RAY_AUTH_MODE"]
+    import soundfile as sf
+
     tmp = Path(tempfile.mkdtemp(prefix="bench_corpus."))
     try:
         corpus = tmp / "corpus"
@@ -117,14 +128,17 @@ def main() -> None:
             runs += [("Ray, 1 worker", ["--ray", address, "-j", "1"]),
                      ("Ray, 2 workers", ["--ray", address, "-j", "2"])]
         one = sorted(corpus.rglob("*.flac"))[0]
+        one_s = float(sf.info(one).duration)
         print(f"\n{'run':<16}{'wall s':>8}{'files/s':>9}{'x real time':>13}"
-              f"{'start-up s':>12}{'steady files/s':>16}")
+              f"{'start-up s':>12}{'steady files/s':>16}{'CPU s/audio s':>15}")
         for i, (name, extra) in enumerate(runs):
-            startup = timed_encode([str(one), "-d", str(tmp / f"one{i}"), *extra], env)
-            wall = timed_encode([str(corpus), "-d", str(tmp / f"out{i}"), *extra], env)
+            startup, cpu_one = timed_encode([str(one), "-d", str(tmp / f"one{i}"), *extra], env)
+            wall, cpu = timed_encode([str(corpus), "-d", str(tmp / f"out{i}"), *extra], env)
             steady = (args.files - 1) / max(wall - startup, 1e-3)
+            # CPU of the pipeline past start-up (decode, resample, encode, write), per audio s
+            pipe = "-" if "--ray" in extra else f"{(cpu - cpu_one) / (audio_s - one_s):.4f}"
             print(f"{name:<16}{wall:>8.1f}{args.files / wall:>9.2f}{audio_s / wall:>13.1f}"
-                  f"{startup:>12.1f}{steady:>16.2f}", flush=True)
+                  f"{startup:>12.1f}{steady:>16.2f}{pipe:>15}", flush=True)
         if address is not None:
             import ray
 

@@ -166,7 +166,8 @@ class RayPool:
     def _died(self, job: Job, tries: int) -> FileResult:
         return FileResult(ManifestRow(job.src, job.dst, STATUS_ERROR,
                                       error=f"{job.src}: the worker coding it died {tries} "
-                                            "times (out of memory?); not retried"),
+                                            "times (killed, out of memory, or it cannot start: "
+                                            "is focalcli[ray] installed on every node?)"),
                           ExitCode.FAILURE)
 
     def close(self) -> None:
