@@ -49,21 +49,44 @@ class CodecCache:
             self._codecs[source] = codec
             return codec
 
-    def for_stream(self, model_name: str, weights_hash: str, name: str) -> Any:
+    def for_stream(self, model_name: str, weights_hash: str, name: str,
+                   token_space: str | None = None) -> Any:
         """The codec to decode a .fcs made with `model_name` whose weights hash is `weights_hash`.
 
         --model (or FOCAL_MODEL) if given, else `model_name` if it is a bundled model, else the
-        default. StreamInvalid (exit 5) if that codec's weights are not the file's.
+        default. A codec fits when its weights are the file's, or when the file names a token
+        space (format version 2) and the codec has the same one (a decoder-side update of the
+        same encoder). Without --model, when the first choice does not fit, the bundled models
+        are tried (the default first): released bundled models never change under their name,
+        so a file keeps decoding with later releases. StreamInvalid (exit 5) if none fits.
         """
-        from focalcli.model.registry import bundled_names
+        from focalcli.model.registry import DEFAULT_MODEL, bundled_names
 
         wanted = self.settings.model
-        if wanted is None and model_name in bundled_names():
+        bundled = bundled_names()
+        if wanted is None and model_name in bundled:
             wanted = model_name
         codec = self.get(wanted)
-        if weights_hash and codec.weights_hash != weights_hash:
-            raise StreamInvalid(
-                f"was made with model {model_name} (weights {weights_hash}), not {codec.name} "
-                f"(weights {codec.weights_hash}); use --model {model_name} (its name, folder "
-                "or config.json)", name)
-        return codec
+        if self._fits(codec, weights_hash, token_space):
+            return codec
+        if self.settings.model is None:
+            others = sorted((b for b in bundled if b != wanted), key=lambda b: b != DEFAULT_MODEL)
+            for fit in (lambda c: bool(weights_hash) and c.weights_hash == weights_hash,
+                        lambda c: self._fits(c, weights_hash, token_space)):
+                for other in others:
+                    try:
+                        candidate = self.get(other)
+                    except ModelProblem:
+                        continue
+                    if fit(candidate):
+                        return candidate
+        raise StreamInvalid(
+            f"was made with model {model_name} (weights {weights_hash}), not {codec.name} "
+            f"(weights {codec.weights_hash}); use --model {model_name} (its name, folder "
+            "or config.json)", name)
+
+    @staticmethod
+    def _fits(codec: Any, weights_hash: str, token_space: str | None) -> bool:
+        if not weights_hash or codec.weights_hash == weights_hash:
+            return True
+        return token_space is not None and getattr(codec, "token_space", None) == token_space

@@ -57,7 +57,8 @@ def decode(
     model: Model = None,
     fmt: Annotated[str | None, typer.Option(
         "--format", "-F", metavar="wav|flac|raw",
-        help="Output format. Default: from OUT's extension; wav for files, raw on stdout.")
+        help="Output format. Default: from OUT's extension; wav for files, raw on stdout "
+             "(and on a FIFO or device whose name says nothing, e.g. /dev/null).")
     ] = None,
     bits: Annotated[str, typer.Option(
         "--bits", "-b", metavar="8|16|24|32|32f",
@@ -130,6 +131,8 @@ class _Decoder:
         if dst == STDIO:
             return self.opts.fmt or "raw"
         fmt = sink_format_for(dst, self.opts.fmt)
+        if fmt is None and is_stream_output(dst):  # /dev/null, a FIFO: like stdout
+            fmt = "raw"
         if fmt is None:
             raise UsageProblem(f"cannot tell the output format from the name {dst!r}; "
                                "use .wav, .flac or .raw, or --format")
@@ -147,24 +150,30 @@ class _Decoder:
         name = "stdin" if job.src == STDIO else job.src
         with fcs.open_fcs(stdin_binary(".fcs") if job.src == STDIO else job.src, name) as fh:
             stream = fcs.TokenStream(fh, name)
-            codec = self.codecs.for_stream(stream.model_name, stream.weights_hash, name)
+            codec = self.codecs.for_stream(stream.model_name, stream.weights_hash, name,
+                                           stream.header.token_space)
+            stream.check_codec(codec)
             out_rate = self._out_rate(stream, codec)
             if job.dst == STDIO or fmt == "raw" or is_stream_output(job.dst):  # not replaced
                 with open_output(job.dst, self.settings.force, "audio") as out:
-                    self._write(out, fmt, codec, stream, out_rate, ctx)
+                    stopped = self._write(out, fmt, codec, stream, out_rate, ctx)
             else:
                 with atomic_path(Path(job.dst), self.settings.force) as tmp:
-                    self._write(str(tmp), fmt, codec, stream, out_rate, ctx)
+                    stopped = self._write(str(tmp), fmt, codec, stream, out_rate, ctx)
         duration = stream.duration_s()
         self.reporter.detail(
             f"{name} -> {'stdout' if job.dst == STDIO else job.dst}: "
             f"{'?' if duration is None else f'{duration:.2f}'} s, {fmt} "
             f"{self.opts.pcm.name}-bit {out_rate} Hz, model {codec.name}")
+        if stream.stream_index > 1:
+            self.reporter.detail(f"{name}: {stream.stream_index} chained streams decoded one "
+                                 "after the other")
+        if stopped is not None:
+            self.reporter.warn(StreamDamaged(stopped, name))
         if stream.damages:
             self.reporter.warn(StreamDamaged(f"damaged: {stream.describe_damage()}; "
                                              "missing audio was concealed", name))
-            return ExitCode.CONCEALED
-        return ExitCode.OK
+        return ExitCode.CONCEALED if stream.damages or stopped is not None else ExitCode.OK
 
     def _out_rate(self, stream: Any, codec: Any) -> int:
         if self.opts.rate is None:
@@ -174,8 +183,13 @@ class _Decoder:
         return int(self.opts.rate)
 
     def _write(self, target: Any, fmt: str, codec: Any, stream: Any, out_rate: int,
-               ctx: JobContext) -> None:
-        """Decode `stream` into `target` (a path for WAV/FLAC files, else a binary file)."""
+               ctx: JobContext) -> str | None:
+        """Decode `stream` into `target` (a path for WAV/FLAC files, else a binary file).
+
+        Streams chained after the first (``cat a.fcs b.fcs``) follow in the same output, each
+        decoded as a stream of its own (fresh decoder state, its own exact length). One that
+        cannot continue the output (other channel count, unknown model) ends decoding there:
+        the returned line says so (None when everything was decoded)."""
         from focalcli.audio import (
             AudioError,
             ExactLength,
@@ -196,24 +210,51 @@ class _Decoder:
                                      channels, self.opts.pcm)
             except AudioError as err:
                 raise OutputProblem(str(err)) from None
-        resampler = StreamResampler(int(codec.sample_rate_output), out_rate, channels)
-        trim = ExactLength(sink, channels, hold=int(HOLD_SECONDS * out_rate))
+        stopped = None
 
-        def toks_blocks() -> Any:
+        def toks_blocks(codec: Any) -> Any:
             for toks in stream.blocks(codec.chunk_tokens if codec.causal else 1):
                 self._check_strict(stream)
                 yield toks
             self._check_strict(stream)
 
         with sink:
-            for sig in toks_to_sig_blocks(codec, toks_blocks(), channels):
-                ctx.check()
-                ctx.advance(trim.put(resampler.push(sig), stream.output_length(out_rate))
-                            / out_rate)
-            trim.put(resampler.flush(), stream.output_length(out_rate))
-            trim.finish(stream.output_length(out_rate))
+            while True:
+                resampler = StreamResampler(int(codec.sample_rate_output), out_rate, channels)
+                trim = ExactLength(sink, channels, hold=int(HOLD_SECONDS * out_rate))
+                for sig in toks_to_sig_blocks(codec, toks_blocks(codec), channels):
+                    ctx.check()
+                    ctx.advance(trim.put(resampler.push(sig), stream.output_length(out_rate))
+                                / out_rate)
+                trim.put(resampler.flush(), stream.output_length(out_rate))
+                trim.finish(stream.output_length(out_rate))
+                more = stream.next_stream()
+                self._check_strict(stream)  # junk after the end marker is damage too
+                if not more:
+                    break
+                codec, stopped = self._chained_codec(stream, channels)
+                if codec is None:
+                    break
         if buffer is not None:
             target.write(buffer.getvalue())
+        return stopped
+
+    def _chained_codec(self, stream: Any, channels: int) -> tuple[Any, str | None]:
+        """The codec for the stream `stream` has just moved to, or (None, why it is not
+        decoded) when it cannot continue the output."""
+        from focalcli.cli.errors import FocalError
+
+        k = stream.stream_index
+        if stream.channels != channels:
+            return None, (f"stream {k} has {stream.channels} channel(s), the output "
+                          f"{channels}; decoded the first {k - 1} stream(s) only")
+        try:
+            codec = self.codecs.for_stream(stream.model_name, stream.weights_hash, stream.name,
+                                           stream.header.token_space)
+            stream.check_codec(codec)
+        except FocalError as err:
+            return None, f"stream {k} not decoded ({err.message}); decoded the first {k - 1} only"
+        return codec, None
 
     def _check_strict(self, stream: Any) -> None:
         if self.opts.strict and stream.damages:

@@ -11,6 +11,8 @@ import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
+from fractions import Fraction
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -18,7 +20,6 @@ import numpy as np
 from focalcli.audio.convert import scaled_length
 from focalcli.cli.errors import InputProblem, StreamInvalid, describe_os_error
 from focalcli.container import (
-    VERSION,
     Damage,
     FcsError,
     FcsHeader,
@@ -45,7 +46,7 @@ def new_writer(out: BinaryIO, codec: Any, *, source_rate: int, channels: int,
         bits_per_token=codec.bits_per_token, token_rate=codec.token_rate,
         sample_rate_input=codec.sample_rate_input, sample_rate_output=codec.sample_rate_output,
         channels=channels, source_sample_rate=source_rate, num_samples=source_frames,
-        metadata={}, **kwargs)
+        metadata={}, token_space=getattr(codec, "token_space", None), **kwargs)
     return FcsWriter(out, header, flush_each_packet=live)
 
 
@@ -71,12 +72,23 @@ def _invalid(err: FcsError, name: str) -> StreamInvalid:
     return StreamInvalid(str(err), name)
 
 
+#: most tokens per channel in one block of concealed (-1) tokens: lost ranges and a cut-off
+#: end come out in pieces, so a crafted gap never needs one huge array
+FILL_BLOCK_TOKENS = 4096
+#: highest source sample rate focal decodes to (`--rate source`), Hz
+MAX_SOURCE_RATE = 768000
+
+
 class TokenStream:
     """An .fcs being read packet by packet: its header, then blocks of tokens as they arrive.
 
     Lost tokens come out as -1 (the engine conceals them); a truncated end is filled with -1
-    up to the known length, so decoding conceals it instead of cutting the audio short.
-    `damages` and `num_samples` are complete once `blocks()` is exhausted.
+    up to the known length, so decoding conceals it instead of cutting the audio short, but
+    never beyond what the stream justifies (`FcsReader.num_samples`: the tokens present plus
+    at most two packets, 10 s). `damages` and `num_samples` are complete once `blocks()` is
+    exhausted. Streams chained one after the other (``cat a.fcs b.fcs``) are read in turn:
+    after `blocks()`, `next_stream()` moves to the next one; `damages` collects those of all
+    streams, positions counted from the start of the first.
     """
 
     def __init__(self, stream: BinaryIO, name: str) -> None:
@@ -89,6 +101,55 @@ class TokenStream:
             raise InputProblem(describe_os_error(err), name) from None
         self.header: FcsHeader = self._reader.header
         self.damages: list[Damage] = []
+        self.stream_index = 1  # 1 for the first stream of a chain
+        self._offset = 0  # tokens per channel of the streams before this one
+
+    def check_codec(self, codec: Any) -> None:
+        """Refuse (StreamInvalid, exit 5) a header whose fields `codec` does not have.
+
+        Bits per token, token rate and the input and output sample rates must be the model's
+        own; the source rate (what `--rate source` resamples to) at most 768 kHz.
+        """
+        h = self.header
+        model_rate = Fraction(float(codec.token_rate)).limit_denominator(65535)
+        checks = (
+            ("bits per token", h.bits_per_token, int(codec.bits_per_token)),
+            ("token rate", Fraction(*h.token_rate_fraction), model_rate),
+            ("input sample rate", h.sample_rate_input, int(codec.sample_rate_input)),
+            ("output sample rate", h.sample_rate_output, int(codec.sample_rate_output)),
+        )
+        for label, got, wanted in checks:
+            if got != wanted:
+                raise StreamInvalid(f"header says {label} {got}, but model {codec.name} has "
+                                    f"{wanted}: not a stream of this model", self.name)
+        if h.source_sample_rate > MAX_SOURCE_RATE:
+            raise StreamInvalid(f"header says source sample rate {h.source_sample_rate} Hz, "
+                                f"beyond the {MAX_SOURCE_RATE} Hz focal decodes", self.name)
+
+    def next_stream(self) -> bool:
+        """Move on to the stream chained after this one; False when there is none.
+
+        Bytes after the end marker that are no .fcs header are recorded as a 'junk' damage.
+        Call once `blocks()` is exhausted; then `header` and the lengths are the new stream's.
+        """
+        offset = self._offset + self._reader.tokens_justified - 1
+        if self._reader.total_tokens is not None:
+            offset = self._offset + self._reader.total_tokens
+        try:
+            following = self._reader.next_stream()
+        except FcsError:
+            junk = self._reader.skip_rest()
+            self.damages.append(Damage(offset, 0, "junk", skipped_bytes=junk))
+            return False
+        except OSError as err:
+            raise InputProblem(describe_os_error(err), self.name) from None
+        if following is None:
+            return False
+        self._reader = following
+        self.header = following.header
+        self._offset = offset
+        self.stream_index += 1
+        return True
 
     @property
     def model_name(self) -> str:
@@ -104,7 +165,8 @@ class TokenStream:
 
     @property
     def source_samples(self) -> int | None:
-        """Samples per channel of the original audio at the source rate (header or end marker)."""
+        """Samples per channel of the original audio at the source rate (header or end marker),
+        as far as the stream's tokens justify them (`FcsReader.num_samples`)."""
         return self._reader.num_samples
 
     @property
@@ -134,10 +196,12 @@ class TokenStream:
         try:
             for item in self._reader.packets():
                 if isinstance(item, Damage):
-                    self.damages.append(item)
-                    toks = np.full((h.channels, item.token_count), -1, dtype=np.int64)
-                else:
-                    toks = item.toks
+                    self.damages.append(replace(item, token_start=item.token_start
+                                                + self._offset))
+                    produced += item.token_count
+                    yield from _lost_blocks(h.channels, item.token_count, chunk_tokens)
+                    continue
+                toks = item.toks
                 produced += toks.shape[1]
                 if toks.shape[1]:
                     yield toks
@@ -147,10 +211,17 @@ class TokenStream:
             needed = math.ceil(self.num_samples * h.token_rate / h.sample_rate_input)
             needed = -(-needed // chunk_tokens) * chunk_tokens
             if produced < needed:
-                yield np.full((h.channels, needed - produced), -1, dtype=np.int64)
+                yield from _lost_blocks(h.channels, needed - produced, chunk_tokens)
 
     def describe_damage(self) -> str:
-        return describe_damage(self.damages, self.header, self.source_samples)
+        return describe_damage(self.damages, self.header, self._reader.stated_num_samples)
+
+
+def _lost_blocks(channels: int, count: int, chunk_tokens: int) -> Iterator[np.ndarray]:
+    """`count` lost tokens per channel as -1 blocks of at most about FILL_BLOCK_TOKENS."""
+    step = max(chunk_tokens, FILL_BLOCK_TOKENS // chunk_tokens * chunk_tokens)
+    for start in range(0, count, step):
+        yield np.full((channels, min(step, count - start)), -1, dtype=np.int64)
 
 
 def source_to_input_samples(header: FcsHeader, source_samples: int | None) -> int | None:
@@ -162,15 +233,25 @@ def source_to_input_samples(header: FcsHeader, source_samples: int | None) -> in
 
 def describe_damage(damages: list[Damage] | tuple[Damage, ...], header: FcsHeader,
                     num_samples: int | None) -> str:
-    """One line: how much was lost and where, in seconds."""
+    """One line: how much was lost and where, in seconds; junk and dropped duplicates too.
+
+    `num_samples`: the length the stream states (source rate), for "truncated at .. of .. s".
+    """
     rate = header.token_rate
     parts = []
-    lost = [d for d in damages if d.kind != "truncated"]
+    lost = [d for d in damages if d.kind in ("corrupt", "gap")]
     if lost:
         seconds = sum(d.token_count for d in lost) / rate
         first = lost[0].token_start / rate
         parts.append(f"{len(lost)} lost range{'s' if len(lost) > 1 else ''} "
                      f"({seconds:.2f} s from {first:.2f} s)")
+    junk = sum(d.skipped_bytes for d in damages if d.kind == "junk")
+    if junk:
+        parts.append(f"{junk} byte{'s' if junk > 1 else ''} of junk skipped")
+    dups = sum(1 for d in damages if d.kind == "duplicate")
+    if dups:
+        parts.append(f"{dups} duplicate or out-of-order packet{'s' if dups > 1 else ''} "
+                     "dropped")
     for d in damages:
         if d.kind == "truncated":
             total = (f" of {num_samples / header.source_sample_rate:.2f} s"
@@ -181,12 +262,12 @@ def describe_damage(damages: list[Damage] | tuple[Damage, ...], header: FcsHeade
 
 #: fields of `focal info --json` / `--field`, in display order
 INFO_FIELDS: tuple[str, ...] = (
-    "file", "format_version", "model", "model_hash", "channels", "duration",
+    "file", "format_version", "model", "model_hash", "token_space", "channels", "duration",
     "num_samples", "sample_rate_input", "sample_rate_output", "source_sample_rate",
     "source_samples", "token_rate", "bits_per_token", "payload_bitrate", "bitrate",
     "packet_tokens", "packet_ms", "packets", "tokens", "bytes", "header_bytes",
     "overhead_bytes", "overhead_percent", "integrity", "damaged", "lost_seconds",
-    "complete", "metadata", "verified",
+    "complete", "streams", "metadata", "verified",
 )
 
 
@@ -208,16 +289,17 @@ def info_fields(s: FcsSummary, name: str) -> dict[str, Any]:
     h = s.header
     lost = sum(d.token_count for d in s.damages) / h.token_rate
     damaged = not s.intact
-    integrity = "ok" if not damaged else describe_damage(s.damages, h, s.num_samples)
+    integrity = "ok" if not damaged else describe_damage(s.damages, h, s.stated_num_samples)
     input_samples = source_to_input_samples(h, s.num_samples)
     if not s.end_seen and not s.damages:
         integrity = "truncated (no end marker)"
     payload_bps = h.token_rate * h.bits_per_token * h.channels
     return {
         "file": name,
-        "format_version": VERSION,
+        "format_version": h.version,
         "model": h.model_name,
         "model_hash": h.model_hash,
+        "token_space": h.token_space,
         "channels": h.channels,
         "duration": round(s.duration_s, 6),
         "num_samples": input_samples,
@@ -242,6 +324,7 @@ def info_fields(s: FcsSummary, name: str) -> dict[str, Any]:
         "damaged": damaged,
         "lost_seconds": round(lost, 6),
         "complete": s.end_seen,
+        "streams": s.streams,
         "metadata": dict(h.metadata),
         "verified": None,
     }
@@ -268,6 +351,8 @@ def format_summary(r: dict[str, Any]) -> str:
         f"  overhead    {overhead}",
         f"  integrity   {r['integrity']}",
     ]
+    if r["streams"] > 1:
+        lines.insert(-1, f"  streams     {r['streams']} chained (decoded one after the other)")
     if r["verified"] is not None:
         lines.append(f"  verified    {'yes (decoded and checked)' if r['verified'] else 'no'}")
     return "\n".join(lines)

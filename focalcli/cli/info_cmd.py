@@ -120,14 +120,20 @@ class _Verifier:
         from focalcli.cli.codec_io import toks_to_sig_blocks
 
         stream = fcs.TokenStream(io.BytesIO(data), name)
-        codec = self.codecs.for_stream(stream.model_name, stream.weights_hash, name)
-        chunk = codec.chunk_tokens if codec.causal else 1
-        samples = 0
-        for sig in toks_to_sig_blocks(codec, stream.blocks(chunk), stream.channels):
-            if not np.isfinite(sig).all():
-                raise StreamInvalid("decoding gave non-finite samples", name)
-            samples += sig.shape[1]
-        expected = stream.output_length(int(codec.sample_rate_output))
-        if expected is not None and samples < expected:
-            raise StreamInvalid(f"decoding gave {samples} samples, expected {expected}", name)
-        return True
+        while True:  # each of the streams chained in the file (`cat a.fcs b.fcs`)
+            codec = self.codecs.for_stream(stream.model_name, stream.weights_hash, name,
+                                           stream.header.token_space)
+            stream.check_codec(codec)
+            chunk = codec.chunk_tokens if codec.causal else 1
+            samples = 0
+            blocks = stream.blocks(chunk)
+            for sig in toks_to_sig_blocks(codec, blocks, stream.channels):
+                if not np.isfinite(sig).all():
+                    raise StreamInvalid("decoding gave non-finite samples", name)
+                samples += sig.shape[1]
+            expected = stream.output_length(int(codec.sample_rate_output))
+            if expected is not None and samples < expected:
+                raise StreamInvalid(f"decoding gave {samples} samples, expected {expected}",
+                                    name)
+            if not stream.next_stream():
+                return True

@@ -37,7 +37,8 @@ def play(
     output: Annotated[str | None, typer.Option(
         "--output", "-o", metavar="FILE|-",
         help="Write the audio instead of playing it: a .wav, .flac or .raw file, or '-' for "
-             "raw 16-bit little-endian PCM at the model's output rate on stdout.")] = None,
+             "raw 16-bit little-endian PCM at the model's output rate on stdout (raw too on "
+             "a FIFO or device whose name says nothing, e.g. /dev/null).")] = None,
     device: Device = None,
     buffer_ms: Annotated[float | None, typer.Option(
         "--buffer-ms", min=0.0, metavar="MS",
@@ -140,6 +141,8 @@ def _output_format(output: str | None) -> str | None:
     if output == STDIO:
         return "raw"
     fmt = sink_format_for(output, None)
+    if fmt is None and is_stream_output(output):  # /dev/null, a FIFO: like stdout
+        fmt = "raw"
     if fmt is None:
         raise UsageProblem(f"cannot tell the output format from the name {output!r}; use .wav, "
                            ".flac or .raw")

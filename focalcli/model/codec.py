@@ -87,6 +87,8 @@ class FocalCodec(nn.Module):
                              f"decompressor input_dim is {decompressor_in}")
         self.name = "unnamed"
         self.weights_hash = "0" * 16
+        #: hash of the encoder-side weights and config (`loading.token_space_hash`), or None
+        self.token_space: str | None = None
 
     # -- properties ------------------------------------------------------------------------------
     @property

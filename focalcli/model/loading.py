@@ -55,6 +55,38 @@ def weights_file_hash(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+#: the roles that turn audio into tokens: their weights and configuration are the token space
+TOKEN_SPACE_ROLES = ("encoder", "compressor", "quantizer")
+#: config keys that change how a module runs, not which tokens it gives
+_RUNTIME_KEYS = frozenset({"max_cached_steps", "use_flex_attention", "dropout"})
+
+
+def token_space_hash(config: dict[str, Any], state: dict[str, Any]) -> str:
+    """First 16 hex digits of a SHA-256 naming the token space of a model.
+
+    It covers the encoder side only (``TOKEN_SPACE_ROLES``): their module names and
+    configuration (without runtime-only keys) and every tensor of their state dict (name,
+    shape and float32 values, so float16 and float32 copies of the same weights agree). Two
+    models with the same token space give the same tokens for the same audio, so a decoder
+    retrained on frozen encoder-side weights still decodes the files of the old model.
+    """
+    import torch
+
+    digest = hashlib.sha256(b"focal token space 1\n")
+    roles = {}
+    for role in TOKEN_SPACE_ROLES:
+        cfg = {k: v for k, v in (config.get(f"{role}_config") or {}).items()
+               if k not in _RUNTIME_KEYS}
+        roles[role] = [config.get(f"{role}_name"), cfg]
+    digest.update(json.dumps(roles, sort_keys=True, separators=(",", ":")).encode())
+    prefixes = tuple(f"{role}." for role in TOKEN_SPACE_ROLES)
+    for key in sorted(k for k in state if k.startswith(prefixes)):
+        tensor = state[key].detach().to("cpu", torch.float32).contiguous()
+        digest.update(f"\n{key}:{list(tensor.shape)}\n".encode())
+        digest.update(tensor.numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
 def resolve(source: str | None) -> tuple[str, Path, Path | None]:
     """Turn a model source into ``(name, config_path, weights_path or None)``.
 
@@ -175,7 +207,8 @@ def load_codec(source: str | None = None, overrides: dict[str, Any] | None = Non
     from focalcli.model.codec import FocalCodec
 
     name, config_path, weights_path = resolve(source)
-    config = apply_overrides(read_config(config_path), overrides)
+    file_config = read_config(config_path)
+    config = apply_overrides(file_config, overrides)
     try:
         codec = FocalCodec(config)
     except (ValueError, TypeError) as e:
@@ -191,5 +224,8 @@ def load_codec(source: str | None = None, overrides: dict[str, Any] | None = Non
             raise ModelLoadError(f"{weights_path}: weights do not fit {config_path}: {first}") \
                 from None
         codec.weights_hash = weights_file_hash(weights_path)
+        codec.token_space = token_space_hash(file_config, codec.state_dict())
+    else:
+        codec.token_space = None
     codec.name = name
     return codec.eval()
