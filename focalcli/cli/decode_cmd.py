@@ -213,7 +213,7 @@ class _Decoder:
         stopped = None
 
         def toks_blocks(codec: Any) -> Any:
-            for toks in stream.blocks(codec.chunk_tokens if codec.causal else 1):
+            for toks in stream.blocks(codec.chunk_tokens if codec.causal else 1, codec.num_tokens):
                 self._check_strict(stream)
                 yield toks
             self._check_strict(stream)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from fractions import Fraction
@@ -179,18 +179,23 @@ class TokenStream:
         return None if n is None else n / self.header.sample_rate_input
 
     def output_length(self, rate: int) -> int | None:
-        """Samples per channel of the decoded audio at `rate` Hz (None: not known yet).
-
-        At the source rate this is the original sample count exactly.
+        """Samples per channel of the decoded audio at `rate` Hz (None: not known yet):
+        ``floor(source_samples * rate / source_rate)``, the reference decoder's rule
+        (``int(n * sr_out / sr_in)``). At the source rate this is the original count exactly.
         """
         source = self.source_samples
         if source is None:
             return None
-        return scaled_length(source, self.header.source_sample_rate, rate)
+        return source * rate // self.header.source_sample_rate
 
-    def blocks(self, chunk_tokens: int = 1) -> Iterator[np.ndarray]:
-        """int64 (channels, k) blocks in stream order, -1 where tokens were lost; at the end,
-        -1 up to the known length rounded up to whole `chunk_tokens`."""
+    def blocks(self, chunk_tokens: int = 1,
+               num_tokens: Callable[[int], int] | None = None) -> Iterator[np.ndarray]:
+        """int64 (channels, k) blocks in stream order, -1 where tokens were lost.
+
+        At the end, when the length is known, -1 fills the stream up to the tokens the encoder
+        gives for it, rounded up to whole `chunk_tokens`: `num_tokens(num_samples)` (the
+        model's own count, `FocalCodec.num_tokens`: 199 for 4 s of a non-causal 50 Hz model)
+        or, without it, ``ceil(num_samples * token_rate / sample_rate_input)``."""
         h = self.header
         produced = 0
         try:
@@ -208,7 +213,10 @@ class TokenStream:
         except OSError as err:
             raise InputProblem(describe_os_error(err), self.name) from None
         if self.num_samples is not None:
-            needed = math.ceil(self.num_samples * h.token_rate / h.sample_rate_input)
+            if num_tokens is not None:
+                needed = num_tokens(self.num_samples)
+            else:
+                needed = math.ceil(self.num_samples * h.token_rate / h.sample_rate_input)
             needed = -(-needed // chunk_tokens) * chunk_tokens
             if produced < needed:
                 yield from _lost_blocks(h.channels, needed - produced, chunk_tokens)

@@ -34,8 +34,9 @@ def encode_signal(codec: FocalCodec, sig: np.ndarray,
                   on_progress: Callable[[int], None] | None = None) -> np.ndarray:
     """Samples (C, n) at ``sample_rate_input`` -> tokens (C, k) int64, one stream per row.
 
-    Causal models: k = chunk_tokens * ceil(n / chunk_size) (the last chunk zero-padded), the
-    same tokens a live stream gives. Non-causal models code the whole signal at once.
+    k = ``codec.num_tokens(n)``. Causal models: chunk_tokens * ceil(n / chunk_size) (the last
+    chunk zero-padded), the same tokens a live stream gives. Non-causal models code the whole
+    signal at once.
     ``on_progress`` receives the number of input samples consumed so far.
     """
     sig = np.atleast_2d(np.asarray(sig, dtype=np.float32))
@@ -59,7 +60,9 @@ def decode_tokens(codec: FocalCodec, toks: np.ndarray, num_samples: int | None =
     """Tokens (C, k) -> samples (C, m) float32 at ``sample_rate_output``.
 
     Tokens < 0 are lost and concealed. With ``num_samples`` (the input length at
-    ``sample_rate_input``) the output is cut to ``round(num_samples * sr_out / sr_in)``.
+    ``sample_rate_input``) the output is cut, or padded by repeating its last sample, to
+    ``codec.num_samples_output(num_samples)`` = ``floor(n * sr_out / sr_in)``, as the reference
+    does.
     ``on_progress`` receives the number of tokens consumed so far.
     """
     toks = np.atleast_2d(np.asarray(toks, dtype=np.int64))
@@ -78,8 +81,8 @@ def decode_tokens(codec: FocalCodec, toks: np.ndarray, num_samples: int | None =
         out.append(session.flush())
         sig = np.concatenate(out, axis=1)
     if num_samples is not None:
-        length = round(num_samples * codec.sample_rate_output / codec.sample_rate_input)
+        length = codec.num_samples_output(num_samples)
         sig = sig[:, :length]
         if sig.shape[1] < length:
-            sig = np.pad(sig, ((0, 0), (0, length - sig.shape[1])))
+            sig = np.pad(sig, ((0, 0), (0, length - sig.shape[1])), mode="edge")
     return sig

@@ -3,11 +3,14 @@
 Tensors and units::
 
     sig    (B, N)     float waveform, sample_rate_input (16 kHz) in, sample_rate_output out
-    feats  (B, T, F)  encoder features at token_rate (50 Hz), T = ceil(N / 320)
-    lats   (B, T, D)  L2-normalised compressor output, D = bits_per_token
-    toks   (B, T)     int64 tokens in [0, 2**D)
-    codes  (B, T, D)  +-1/sqrt(D)
-    qfeats (B, T, F)  decompressed features
+    feats  (B, T, F)  encoder features at frame_rate (50 Hz), T = ceil(N / 320) when causal
+    lats   (B, K, D)  L2-normalised compressor output, D = bits_per_token, K = ceil(T / c)
+    toks   (B, K)     int64 tokens in [0, 2**D), at token_rate = frame_rate / c
+    codes  (B, K, D)  +-1/sqrt(D)
+    qfeats (B, K*c, F)  decompressed features, back at frame_rate
+
+``c`` is ``compression_factor``, the product of the compressor's ``downscale_factors`` (1 for the
+50 Hz models, 2 for 25 Hz, 4 for 12.5 Hz); the decompressor's ``upscale_factors`` undo it.
 
 Every conversion takes an optional state and returns ``(output, new_state)``; pass the state back
 to continue a stream (causal models only). ``EncodeState`` / ``DecodeState`` hold the two halves:
@@ -16,6 +19,7 @@ a receiver needs only the decode half.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,6 +89,18 @@ class FocalCodec(nn.Module):
             raise ValueError(f"codebook_size {self.quantizer.codebook_size} needs {bits}-dim "
                              f"latents, but compressor output_dim is {compressor_out} and "
                              f"decompressor input_dim is {decompressor_in}")
+        layers: list[Any] = list(self.compressor.layers)
+        self.downscale_factors: tuple[int, ...] = tuple(int(m.downscale.factor) for m in layers)
+        down = math.prod(self.downscale_factors)
+        up = math.prod(int(m.upscale.factor) for m in list[Any](self.decompressor.layers))
+        if down != up:
+            raise ValueError(f"the compressor's downscale_factors multiply to {down} but the "
+                             f"decompressor's upscale_factors to {up}: they must undo each other")
+        self.compression_factor = down
+        if self.causal and self.encoder.chunk_frames % down:
+            raise ValueError(f"a causal model needs chunks of whole tokens: "
+                             f"{self.encoder.chunk_frames} frames per chunk do not divide by "
+                             f"the compressor's downscale {down}")
         self.name = "unnamed"
         self.weights_hash = "0" * 16
         #: hash of the encoder-side weights and config (`loading.token_space_hash`), or None
@@ -100,17 +116,24 @@ class FocalCodec(nn.Module):
         return self.sample_rate_input * self.decoder.hop_length // self.encoder.downsample_factor
 
     @property
+    def frame_rate(self) -> float:
+        """Encoder (and decoder input) frames per second: 50 for every released model."""
+        return self.sample_rate_input / self.encoder.downsample_factor
+
+    @property
     def samples_per_token_input(self) -> int:
-        return self.encoder.downsample_factor
+        """Input samples per token: 320 x ``compression_factor``."""
+        return self.encoder.downsample_factor * self.compression_factor
 
     @property
     def samples_per_token_output(self) -> int:
-        return self.decoder.hop_length
+        """Output samples per token: the decoder's hop x ``compression_factor``."""
+        return self.decoder.hop_length * self.compression_factor
 
     @property
     def token_rate(self) -> float:
-        """Tokens per second."""
-        return self.sample_rate_input / self.encoder.downsample_factor
+        """Tokens per second: 50, 25 or 12.5 (the frame rate over ``compression_factor``)."""
+        return self.sample_rate_input / self.samples_per_token_input
 
     @property
     def bits_per_token(self) -> int:
@@ -136,7 +159,33 @@ class FocalCodec(nn.Module):
 
     @property
     def chunk_tokens(self) -> int:
-        return self.encoder.chunk_frames
+        """Tokens per streaming chunk (4 for the released causal models)."""
+        return self.encoder.chunk_frames // self.compression_factor
+
+    def num_tokens(self, num_samples: int) -> int:
+        """Tokens the encoder gives for ``num_samples`` input samples, as focal codes them.
+
+        Causal: the last chunk is zero-padded, ``chunk_tokens * ceil(n / chunk_size)``.
+        Non-causal: what the reference's unpadded convolutions give for the whole signal,
+        ``T = floor((max(T, k) - k) / s) + 1`` through the front end (``T0 = n``), then
+        ``ceil(T / f)`` through each downscale of the compressor (199 tokens for 4 s at 50 Hz,
+        not 200).
+        """
+        if self.causal:
+            return self.chunk_tokens * -(-num_samples // self.chunk_size)
+        frames = num_samples
+        blocks: list[Any] = list(getattr(self.encoder.feature_extractor, "layers", []))
+        for block in blocks:
+            kernel, stride = int(block.conv.kernel_size[0]), int(block.conv.stride[0])
+            frames = (max(frames, kernel) - kernel) // stride + 1
+        for factor in self.downscale_factors:
+            frames = -(-frames // factor)
+        return frames
+
+    def num_samples_output(self, num_samples: int) -> int:
+        """Decoded samples for ``num_samples`` input samples: ``floor(n * sr_out / sr_in)``,
+        the reference's ``output_length`` (its ``int(n * sr_out / sr_in)``)."""
+        return num_samples * self.sample_rate_output // self.sample_rate_input
 
     @property
     def latency_ms(self) -> float | None:

@@ -186,4 +186,5 @@ def test_exact_length(known_early: bool, length: int) -> None:
     trim.finish(length)
     out = np.concatenate(sink.parts, axis=1) if sink.parts else np.zeros((1, 0))
     assert out.shape == (1, length)
-    assert (out[0, :min(length, 300)] == 1).all() and (out[0, 300:] == 0).all()
+    # the missing end repeats the last sample written, as the reference pads its output
+    assert (out[0, :min(length, 300)] == 1).all() and (out[0, 300:] == 1).all()
