@@ -1,13 +1,20 @@
 """Where audio comes from: a file soundfile can read (path or bytes), or raw PCM on a stream.
 
 A source has a sample rate, a channel count and, when known, a length; it yields float32
-blocks shaped (channels, n). (A microphone source will join these for `focal stream`.)
+blocks shaped (channels, n) in [-1, 1]. (A microphone source will join these for `focal stream`.)
+
+Nothing in a file is trusted: NaN and infinite samples become 0 and float samples beyond
+full scale are clipped to it, and the source counts both, and the runs of integer samples stuck
+at full scale (clipped input); :func:`input_warnings` turns the counts into the one warning
+each that the command prints. A WAV whose data size field is 0 (left so by streaming writers)
+is read to the end of the file or stream.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import struct
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import BinaryIO
@@ -23,6 +30,28 @@ AUDIO_EXTENSIONS: frozenset[str] = frozenset({
 })
 
 
+#: magnitude from which an input sample counts as full scale (the largest 16-bit value is
+#: 32767/32768 = 0.99997)
+FULL_SCALE = 0.9999
+
+
+def input_warnings(source: AudioSource) -> list[str]:
+    """What a user should hear about the samples a source gave (once each), e.g.
+    "100 NaN or infinite samples were read as 0"; [] if nothing."""
+    inner = getattr(source, "inner", None)
+    if isinstance(inner, AudioSource):  # a wrapper (e.g. real-time pacing): the real source
+        source = inner
+    out = []
+    if source.nonfinite_samples:
+        out.append(f"{source.nonfinite_samples} NaN or infinite sample(s) read as 0")
+    if source.beyond_full_scale:
+        out.append(f"{source.beyond_full_scale} sample(s) beyond full scale (+-1) clipped")
+    if source.clipped_samples:
+        out.append(f"{source.clipped_samples} sample(s) stuck at full scale: the input is "
+                   "probably clipped")
+    return out
+
+
 class AudioError(Exception):
     """Input that is missing, unreadable or not audio; the message is one line."""
 
@@ -36,6 +65,30 @@ class AudioSource(ABC):
     num_frames: int | None = None
     #: short human description, e.g. "FLAC PCM_16 44100 Hz 2 ch"
     description: str = ""
+    #: samples (all channels) so far that were NaN or infinite, given out as 0
+    nonfinite_samples: int = 0
+    #: samples so far beyond full scale (float input), given out clipped to +-1
+    beyond_full_scale: int = 0
+    #: samples so far at full scale next to one at the same extreme (a clipped input)
+    clipped_samples: int = 0
+
+    def _checked(self, sig: np.ndarray) -> np.ndarray:
+        """float32 (channels, n) with NaN/inf -> 0 and values beyond +-1 clipped, counted."""
+        finite = np.isfinite(sig)
+        if not finite.all():
+            self.nonfinite_samples += int(finite.size - np.count_nonzero(finite))
+            sig = np.where(finite, sig, np.float32(0.0)).astype(np.float32)
+        mag = np.abs(sig)
+        over = int(np.count_nonzero(mag > 1.0))
+        if over:
+            self.beyond_full_scale += over
+            sig = np.clip(sig, -1.0, 1.0)
+            mag = np.abs(sig)
+        elif sig.shape[1] > 1:
+            top = mag >= FULL_SCALE
+            stuck = top[:, 1:] & top[:, :-1] & (np.sign(sig[:, 1:]) == np.sign(sig[:, :-1]))
+            self.clipped_samples += int(np.count_nonzero(stuck))
+        return sig
 
     @abstractmethod
     def blocks(self, frames: int) -> Iterator[np.ndarray]:
@@ -64,12 +117,18 @@ class SoundFileSource(AudioSource):
     def __init__(self, file: str | os.PathLike[str] | BinaryIO, name: str) -> None:
         import soundfile as sf
 
+        self._patched: _PatchedReader | None = None
+        if isinstance(file, (str, os.PathLike)):
+            self._patched = _open_ended_wav(file)
         try:
-            self._sf = sf.SoundFile(file, "r")
+            self._sf = sf.SoundFile(self._patched or file, "r")
         except sf.LibsndfileError as err:
             raise AudioError(f"not a readable audio file ({_sndfile_reason(err)})") from err
         except (RuntimeError, TypeError, ValueError) as err:
             raise AudioError(f"not a readable audio file ({err})") from err
+        finally:
+            if self._patched is not None and not hasattr(self, "_sf"):
+                self._patched.close()
         self.name = name
         self.sample_rate = int(self._sf.samplerate)
         self.channels = int(self._sf.channels)
@@ -91,7 +150,7 @@ class SoundFileSource(AudioSource):
                 raise AudioError(f"cannot decode audio data ({err})") from err
             if data.shape[0] == 0:
                 return
-            yield np.ascontiguousarray(data.T)
+            yield self._checked(np.ascontiguousarray(data.T))
             if data.shape[0] < frames:
                 return
 
@@ -100,6 +159,90 @@ class SoundFileSource(AudioSource):
             self._sf.close()
         except Exception:  # noqa: BLE001 - closing a broken file must not mask the real error
             pass
+        if self._patched is not None:
+            self._patched.close()
+
+
+#: how far into a WAV the data chunk is looked for
+_WAV_HEAD_BYTES = 1 << 16
+
+
+def _open_ended_patch(head: bytes, total: int) -> dict[int, bytes] | None:
+    """For a RIFF/WAVE whose data chunk size field is 0 (a streaming writer that could not
+    seek back; libsndfile reads such a file as empty): the bytes to put at which offsets so
+    that the data chunk runs to the end of the `total` bytes. None for anything else."""
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    pos = 12
+    while pos + 8 <= len(head):
+        cid, size = head[pos : pos + 4], struct.unpack_from("<I", head, pos + 4)[0]
+        if cid == b"data":
+            rest = total - (pos + 8)
+            if size != 0 or rest <= 0:
+                return None
+            return {4: struct.pack("<I", min(total - 8, 0xFFFFFFFF)),
+                    pos + 4: struct.pack("<I", min(rest, 0xFFFFFFFF))}
+        pos += 8 + size + (size & 1)
+    return None
+
+
+def _patched_bytes(data: bytes) -> bytes:
+    patch = _open_ended_patch(data[:_WAV_HEAD_BYTES], len(data))
+    if patch is None:
+        return data
+    out = bytearray(data)
+    for offset, value in patch.items():
+        out[offset : offset + len(value)] = value
+    return bytes(out)
+
+
+class _PatchedReader:
+    """A read-only file whose bytes at a few offsets are replaced (for libsndfile's virtual
+    I/O: read, seek, tell)."""
+
+    def __init__(self, fh: BinaryIO, patch: dict[int, bytes]) -> None:
+        self._fh = fh
+        self._patch = patch
+
+    def read(self, size: int = -1) -> bytes:
+        start = self._fh.tell()
+        data = self._fh.read(size)
+        if not any(start < off + len(val) and off < start + len(data)
+                   for off, val in self._patch.items()):
+            return data
+        out = bytearray(data)
+        for off, val in self._patch.items():
+            for i, byte in enumerate(val):
+                if 0 <= off + i - start < len(out):
+                    out[off + i - start] = byte
+        return bytes(out)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._fh.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._fh.tell()
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def _open_ended_wav(path: str | os.PathLike[str]) -> _PatchedReader | None:
+    """A patched reader over an open-ended WAV file (see :func:`_open_ended_patch`), else None."""
+    try:
+        fh = open(path, "rb")  # noqa: SIM115 - handed to the reader or closed here
+    except OSError:
+        return None  # libsndfile says why
+    try:
+        head = fh.read(_WAV_HEAD_BYTES)
+        patch = _open_ended_patch(head, os.fstat(fh.fileno()).st_size)
+    except OSError:
+        patch = None
+    if patch is None:
+        fh.close()
+        return None
+    fh.seek(0)
+    return _PatchedReader(fh, patch)
 
 
 def _sndfile_reason(err: Exception) -> str:
@@ -145,7 +288,7 @@ def open_audio_bytes(data: bytes, name: str) -> SoundFileSource:
     """A source over an in-memory audio file (e.g. a WAV read from stdin)."""
     if not data:
         raise AudioError("no data (0 bytes), not audio")
-    return SoundFileSource(io.BytesIO(data), name=name)
+    return SoundFileSource(io.BytesIO(_patched_bytes(data)), name=name)
 
 
 class RawPcmSource(AudioSource):
@@ -179,7 +322,7 @@ class RawPcmSource(AudioSource):
             data = pending + chunk
             whole = len(data) - len(data) % frame_bytes
             if whole:
-                yield self.fmt.bytes_to_sig(data[:whole], self.channels)
+                yield self._checked(self.fmt.bytes_to_sig(data[:whole], self.channels))
             pending = data[whole:]
             if not chunk:
                 self.stray_bytes = len(pending)

@@ -181,6 +181,10 @@ class _Encoder:
                                      packet_tokens=packet_tokens, live=job.dst == STDIO,
                                      check=ctx.check, advance=ctx.advance)
             frames = done.num_frames
+        from focalcli.audio import input_warnings
+
+        for problem in input_warnings(source):  # NaN, beyond full scale, clipped: once each
+            self.reporter.warn(f"{_name(job.src)}: {problem}")
         stray = getattr(source, "stray_bytes", 0)
         if stray:
             self.reporter.warn(f"{_name(job.src)}: input ended inside a sample frame; "

@@ -174,6 +174,10 @@ def _run(source: Any, output: str, codec: Any, packet_tokens: int, duration: flo
     chunk_ms = 1000 * codec.chunk_size / codec.sample_rate_input
     how = "stopped" if stats.stopped else "ended"
     dropped = f", {dropper.dropped} packets dropped (simulated)" if dropper else ""
+    from focalcli.audio import input_warnings
+
+    for problem in input_warnings(source):  # NaN, beyond full scale, clipped: once each
+        reporter.warn(f"{name}: {problem}")
     overflows = getattr(source, "overflows", 0)
     if overflows:
         reporter.warn(f"{name}: the input device overflowed {overflows} time(s); audio was lost")
