@@ -18,6 +18,7 @@ from .fcs import (
     encode_optional_count,
     encode_varint,
     frame_packet,
+    tokens_for_samples,
 )
 
 
@@ -100,8 +101,12 @@ class FcsWriter:
         """Write the end marker (with the buffered tail tokens) and flush. Idempotent.
 
         Args:
-            num_samples: samples per channel at ``sample_rate_input`` to record in the end
+            num_samples: samples per channel at ``source_sample_rate`` to record in the end
                 marker; defaults to ``header.num_samples`` (None = unknown).
+
+        Raises:
+            FcsValueError: the count needs more tokens than were written (a reader would not
+                trust such an end marker; one token of rounding is allowed).
         """
         if self._closed:
             return
@@ -109,6 +114,11 @@ class FcsWriter:
             num_samples = self.header.num_samples
         elif isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 0:
             raise FcsValueError(f"number of samples must be an integer >= 0, got {num_samples!r}")
+        if num_samples is not None and tokens_for_samples(self.header, num_samples) > (
+                self._tokens + 1):
+            raise FcsValueError(
+                f"{num_samples} samples need {tokens_for_samples(self.header, num_samples)} "
+                f"tokens per channel, but only {self._tokens} were written")
         body = encode_varint(self._tokens) + encode_varint(encode_optional_count(num_samples))
         body += bitpack.pack(self._pending.reshape(-1), self.header.bits_per_token)
         self._emit(frame_packet(END_SYNC, self._seq, body))
