@@ -22,6 +22,7 @@ def measure(
     model_name: str = MODEL_NAME,
     bits_per_token: int = 12,
     token_rate: float = 50.0,
+    token_space: str | None = None,
 ) -> FcsSummary:
     """Write ``seconds`` of random tokens to an in-memory .fcs and summarise it."""
     n = round(seconds * token_rate)
@@ -36,6 +37,7 @@ def measure(
         source_sample_rate=48000,
         num_samples=round(seconds * 16000),
         packet_tokens=packet_tokens,
+        token_space=token_space,
     )
     toks = np.random.default_rng(0).integers(0, 1 << bits_per_token, size=n)
     out = io.BytesIO()

@@ -29,3 +29,13 @@ def test_overhead_figures_are_what_the_spec_says() -> None:
         summary = overhead.measure(seconds)
         assert summary.overhead_bytes == expected
         assert f"{expected} B = **{summary.overhead_percent:.2f} %**" in spec
+
+
+@pytest.mark.parametrize("seconds", [10, 60])
+def test_version_2_overhead_of_the_bundled_model_within_ten_percent(seconds: int) -> None:
+    """Version 2 headers carry 8 more bytes (the token space); focal-small stays in budget."""
+    summary = overhead.measure(seconds, model_name="focal-small", token_space="d71ec875f10bf77f")
+    assert summary.header.version == 2
+    v1 = overhead.measure(seconds, model_name="focal-small")
+    assert summary.overhead_bytes == v1.overhead_bytes + 8
+    assert summary.overhead_percent <= 10.0
