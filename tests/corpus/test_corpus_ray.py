@@ -109,7 +109,6 @@ def test_killed_worker_and_interrupted_run_lose_nothing(
     assert tree_bytes(out, ".fcs") == local  # every file, the local batch's bytes
     rows = read_manifest(out / "manifest.tsv")
     assert len(rows) == 10 and all(r.ok and r.bytes > 0 and r.tokens > 0 for r in rows.values())
-    assert len({r.worker for r in rows.values()}) >= 2
     assert not list(out.rglob("*.part"))
 
 
