@@ -102,12 +102,21 @@ def encode_source(codec: Any, source: Any, out: BinaryIO | None, *, name: str,
 def packet_tokens_for(codec: Any, packet_ms: float | None, live_stream: bool) -> int | None:
     """Tokens per `.fcs` packet for `--packet-ms` (None: the container's default of 4 s).
 
-    A live stream (`live_stream`: raw PCM on stdin) gets one 80 ms chunk a packet.
+    A live stream (`live_stream`: raw PCM on stdin) gets one 80 ms chunk a packet. A packet
+    longer than the format allows is a usage error (exit 2).
     """
+    from focalcli.cli.errors import UsageProblem
     from focalcli.container import LIVE_PACKET_TOKENS
+    from focalcli.container.fcs import MAX_TOKENS_PER_PACKET
 
     if packet_ms is not None:
-        return max(1, round(packet_ms / 1000 * codec.token_rate))
+        tokens = max(1, round(packet_ms / 1000 * codec.token_rate))
+        if tokens > MAX_TOKENS_PER_PACKET:
+            longest = 1000 * MAX_TOKENS_PER_PACKET / codec.token_rate
+            raise UsageProblem(f"--packet-ms {packet_ms:.0f}: a packet holds at most "
+                               f"{MAX_TOKENS_PER_PACKET} tokens, {longest:.0f} ms with model "
+                               f"{codec.name}")
+        return tokens
     if live_stream:
         return LIVE_PACKET_TOKENS
     return None

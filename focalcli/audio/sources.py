@@ -268,6 +268,12 @@ def _check_readable(path: str | os.PathLike[str]) -> None:
 def open_audio_file(path: str | os.PathLike[str]) -> SoundFileSource:
     """A file source; AudioError for a missing file, a folder, or data that is not audio."""
     _check_readable(path)
+    if not os.path.isfile(path):  # a FIFO or device named on purpose: read what it gives
+        try:
+            with open(path, "rb") as fh:
+                return open_audio_bytes(fh.read(), os.fspath(path))
+        except OSError as err:
+            raise AudioError(err.strerror or str(err)) from None
     if os.path.getsize(path) == 0:
         raise AudioError("empty file (0 bytes), not audio")
     return SoundFileSource(os.fspath(path), name=os.fspath(path))

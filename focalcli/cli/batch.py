@@ -78,7 +78,12 @@ def plan_jobs(args: list[str], output_dir: str | None, *, out_ext: str,
             jobs.append(Job(arg, "", UsageProblem("stdin ('-') cannot be used with --output-dir")))
         elif os.path.isdir(arg):
             found = list(_walk(Path(arg), exts, skip))
-            if not found:
+            special = [p for p in found if not p.is_file()]  # FIFOs, devices: never waited on
+            found = [p for p in found if p.is_file()]
+            jobs += [Job(str(p), "", FocalError(
+                f"{_kind(p)}, not a regular file: skipped in a folder (name it to read it)",
+                exit_code=ExitCode.INPUT)) for p in special]
+            if not found and not special:
                 jobs.append(Job(arg, "", FocalError(
                     f"no files with extension {', '.join(sorted(exts))} in this folder",
                     exit_code=ExitCode.INPUT)))
@@ -88,6 +93,23 @@ def plan_jobs(args: list[str], output_dir: str | None, *, out_ext: str,
         else:
             jobs.append(Job(arg, str(root / _renamed(os.path.basename(arg), out_ext))))
     return _mark_collisions(jobs)
+
+
+def _kind(path: Path) -> str:
+    """'a FIFO', 'a device', ... for a path that is not a regular file."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return "unreadable"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a file"
 
 
 def _renamed(path: str, ext: str) -> str:

@@ -26,7 +26,8 @@ from focalcli.cli.settings import Settings, make_settings
 def info(
     ctx: typer.Context,
     inputs: Annotated[list[str], typer.Argument(
-        metavar="IN.fcs", show_default=False, help=".fcs file(s) ('-' = stdin).")],
+        metavar="IN.fcs", show_default=False,
+        help=".fcs file(s) or folders (their .fcs files, recursively); '-' = stdin.")],
     as_json: Annotated[bool, typer.Option(
         "--json", help="Print one JSON object per file (a JSON list for several files).")
     ] = False,
@@ -62,7 +63,8 @@ def info(
     codes: list[int] = []
     records: list[dict[str, Any]] = []
     out = StdoutWriter()
-    for src in inputs:
+    files = _expand_folders(inputs, reporter, codes)
+    for src in files:
         name = "stdin" if src == STDIO else src
         try:
             summary, data = fcs.summarize_file(stdin_binary(".fcs") if src == STDIO else src,
@@ -85,10 +87,32 @@ def info(
         if summary["damaged"]:
             reporter.warn(f"{name}: damaged: {summary['integrity']}")
     if as_json and records:
-        doc: Any = records[0] if len(inputs) == 1 else records
+        doc: Any = records[0] if len(files) == 1 and files == inputs else records
         out.write((json.dumps(doc, indent=2) + "\n").encode())
     out.flush()
     raise typer.Exit(batch_exit_code(codes))
+
+
+def _expand_folders(inputs: list[str], reporter: Reporter, codes: list[int]) -> list[str]:
+    """The inputs with each folder replaced by its .fcs files (sorted, recursive, hidden
+    entries skipped, as encode and decode take folders); a folder without any, or a FIFO or
+    device inside one, is reported (exit 3) and its code appended to `codes`."""
+    import os
+
+    from focalcli.cli.batch import plan_jobs
+
+    out: list[str] = []
+    for src in inputs:
+        if src == STDIO or not os.path.isdir(src):
+            out.append(src)
+            continue
+        for job in plan_jobs([src], os.devnull, out_ext=".fcs", folder_exts=(".fcs",)):
+            if job.problem is not None:
+                reporter.error(job.problem.with_path(job.src))
+                codes.append(job.problem.exit_code)
+            else:
+                out.append(job.src)
+    return out
 
 
 def _plain(value: Any) -> str:

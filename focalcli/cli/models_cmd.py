@@ -84,16 +84,56 @@ def pull(
     quiet: Quiet = False,
     verbose: Verbose = 0,
 ) -> None:
-    """Download an official model into the local cache; print the folder it is in."""
+    """Download an official model into the local cache; print the folder it is in.
+
+    Offline (the hub cannot be reached) it fails at once, exit 7, unless the model is cached.
+    """
     from focalcli.model import ModelLoadError, pull_model
 
     parent = ctx.parent.obj if ctx.parent is not None else None
     settings = make_settings(ctx.obj or parent, quiet=quiet, verbose=verbose)
     reporter = Reporter(settings)
     reporter.note(f"pulling {name} ...")
+    if settings.quiet or not settings.progress:
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
+    offline = _hub_reachable()
+    if offline is not None:  # only the cache can help: no retries with backoff
+        from huggingface_hub import constants
+
+        constants.HF_HUB_OFFLINE = True
     try:
         folder = pull_model(name)
     except ModelLoadError as err:
-        raise ModelProblem(str(err)) from None
+        raise ModelProblem(f"{err} [{offline}]" if offline else str(err)) from None
     reporter.note(f"{name} is in {folder}")
     typer.echo(str(folder))
+
+
+#: seconds to wait for the hub's host to answer before calling the machine offline
+HUB_PROBE_TIMEOUT_S = 5.0
+
+
+def _hub_reachable() -> str | None:
+    """None if the Hugging Face Hub's host answers on its port, else why not (one phrase).
+
+    One quick look (name lookup, then a TCP connect of at most HUB_PROBE_TIMEOUT_S) instead of
+    the hub client's retries with backoff, which take half a minute on an offline machine.
+    """
+    import os
+    import socket
+    from urllib.parse import urlsplit
+
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        return "HF_HUB_OFFLINE is set"
+    from huggingface_hub import constants
+
+    url = urlsplit(constants.ENDPOINT)
+    host = url.hostname or "huggingface.co"
+    port = url.port or (80 if url.scheme == "http" else 443)
+    try:
+        with socket.create_connection((host, port), timeout=HUB_PROBE_TIMEOUT_S):
+            return None
+    except OSError as err:
+        return f"{host} cannot be reached: {err.strerror or type(err).__name__}"

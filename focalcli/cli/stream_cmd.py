@@ -74,9 +74,9 @@ def stream(
     codec = CodecCache(settings).get()
     if not codec.causal:
         raise UsageProblem(f"model {codec.name} is not causal: it cannot stream")
-    packet_tokens = codec.chunk_tokens
-    if packet_ms is not None:
-        packet_tokens = max(1, round(packet_ms / 1000 * codec.token_rate))
+    from focalcli.pipeline import packet_tokens_for
+
+    packet_tokens = packet_tokens_for(codec, packet_ms, False) or codec.chunk_tokens
     from focalcli.live.streamer import warm_up
 
     warm_up(codec)

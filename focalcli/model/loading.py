@@ -131,9 +131,15 @@ def _weights_beside(config_path: Path) -> Path | None:
 
 
 def download(repo: str) -> tuple[Path, Path]:
-    """Fetch ``config.json`` and ``model.safetensors`` of a hub repo (cache first, then network)."""
+    """Fetch ``config.json`` and ``model.safetensors`` of a hub repo (cache first, then network).
+
+    The hub client's own log lines (retry notices) are silenced: a failure is one ModelLoadError.
+    """
+    import logging
+
     from huggingface_hub import hf_hub_download
 
+    logging.getLogger("huggingface_hub").setLevel(logging.ERROR)
     paths = []
     for filename in ("config.json", "model.safetensors"):
         try:
@@ -146,7 +152,8 @@ def download(repo: str) -> tuple[Path, Path]:
             raise ModelLoadError(
                 f"cannot download {filename} of {repo} from the Hugging Face Hub ({reason}); "
                 f"on a machine with access, fetch config.json and model.safetensors of {repo} "
-                "into a folder and pass that folder: focal --model ./folder"
+                "into a folder and pass that folder with --model, e.g. "
+                "focal decode --model ./folder IN.fcs"
             ) from None
         paths.append(Path(str(found)))
     return paths[0], paths[1]

@@ -132,7 +132,7 @@ def test_offline_without_cache_says_how_to_load_from_a_folder(tmp_path):
     out = run_with_hub_cache("focalcodec_50hz_2k_causal", tmp_path / "empty")
     assert out.startswith("ERROR cannot download config.json of "
                           "lucadellalib/focalcodec_50hz_2k_causal")
-    assert "focal --model ./folder" in out
+    assert "focal decode --model ./folder IN.fcs" in out
 
 
 def test_download_tries_the_cache_then_the_network(tiny, tmp_path, monkeypatch):
