@@ -95,6 +95,8 @@ class RayPool:
             cpus = int(self.ray.cluster_resources().get("CPU", 1))
             workers = max(1, cpus // self.cpus_per_worker)
         self.workers = workers
+        self.description = (f"{workers} Ray worker{'s' if workers > 1 else ''} "
+                            f"({address or 'local cluster'})")
         self._remote = self.ray.remote(num_cpus=self.cpus_per_worker, max_restarts=0,
                                        max_task_retries=0)(EncodeWorker)
         self._slots = [_Slot(self._new_actor()) for _ in range(workers)]

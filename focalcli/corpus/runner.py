@@ -33,6 +33,9 @@ from focalcli.corpus.work import (
 class Pool(Protocol):
     """Codes jobs somewhere and yields their results in completion order."""
 
+    #: where the files are coded, for people ("2 threads", "4 Ray workers at auto")
+    description: str
+
     def results(self, jobs: list[Job]) -> Iterator[FileResult]: ...
 
     def close(self) -> None: ...
@@ -44,6 +47,7 @@ class LocalPool:
     def __init__(self, spec: EncodeSpec, workers: int) -> None:
         self.encoder = FileEncoder(spec)
         self.workers = max(1, workers)
+        self.description = f"{self.workers} thread{'s' if self.workers > 1 else ''}"
         self._cancel = threading.Event()
 
     def _check(self) -> None:
@@ -127,6 +131,8 @@ def run_corpus(jobs: list[Job], out_dir: Path, spec: EncodeSpec, shard: Shard, p
     if done:
         reporter.note(f"{len(done)} of {len(planned)} files done by an earlier run "
                       f"({path.name}); coding the other {len(todo)}")
+    if todo:
+        reporter.detail(f"coding {len(todo)} files on {pool.description}")
     writer = ManifestWriter(path, done)
     codes: list[int] = [ExitCode.OK] * len(done)
     identity: dict[str, Any] | None = None

@@ -58,6 +58,7 @@ class _Driver:
     def __init__(self, pool: Any, kill_pid: int | None = None, kill_after: int | None = None,
                  stop_after: int | None = None) -> None:
         self.pool = pool
+        self.description = pool.description
         self.kill_pid = kill_pid
         self.kill_after = kill_after
         self.stop_after = stop_after
