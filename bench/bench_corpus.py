@@ -39,17 +39,17 @@ CONFIG_4K = ROOT / "tests" / "model" / "configs" / "50hz_4k_causal.json"
 CORPUS_HOURS = 60_000
 
 
-def copy_dev_files(dest: Path, count: int) -> float:
+def copy_dev_files(speech: Path, dest: Path, count: int) -> float:
     """Copy the first `count` dev files (sorted by path) to `dest`; return their seconds."""
-    with open(SPEECH / "manifest.tsv", newline="") as fh:
+    with open(speech / "manifest.tsv", newline="") as fh:
         rows = sorted((r for r in csv.DictReader(fh, delimiter="\t") if r["split"] == "dev"),
                       key=lambda r: r["path"])[:count]
     if len(rows) < count:
-        sys.exit(f"only {len(rows)} dev files in {SPEECH}")
+        sys.exit(f"only {len(rows)} dev files in {speech}")
     for row in rows:
         target = dest / row["path"]
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(SPEECH / row["path"], target)
+        shutil.copyfile(speech / row["path"], target)
     return sum(float(r["duration_s"]) for r in rows)
 
 
@@ -67,7 +67,7 @@ def timed_encode(args: list[str], env: dict[str, str]) -> tuple[float, float]:
     return wall, cpu
 
 
-def encoder_cpu_per_audio_s(codec: object, seconds: float) -> float:
+def encoder_cpu_per_audio_s(codec: object, speech: Path, seconds: float) -> float:
     """CPU seconds the encoder spends per second of speech (one thread, offline encode)."""
     import numpy as np
     import soundfile as sf
@@ -77,11 +77,11 @@ def encoder_cpu_per_audio_s(codec: object, seconds: float) -> float:
 
     rate_in = codec.sample_rate_input  # type: ignore[attr-defined]
     parts, total = [], 0
-    with open(SPEECH / "manifest.tsv", newline="") as fh:
+    with open(speech / "manifest.tsv", newline="") as fh:
         for row in csv.DictReader(fh, delimiter="\t"):
             if row["split"] != "dev":
                 continue
-            sig, rate = sf.read(SPEECH / row["path"], dtype="float32", always_2d=True)
+            sig, rate = sf.read(speech / row["path"], dtype="float32", always_2d=True)
             sig = resample(sig.T.mean(axis=0, keepdims=True), rate, rate_in)
             parts.append(sig)
             total += sig.shape[1]
@@ -97,6 +97,8 @@ def encoder_cpu_per_audio_s(codec: object, seconds: float) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--files", type=int, default=40)
+    ap.add_argument("--speech", type=Path, default=SPEECH,
+                    help="speech folder with manifest.tsv (path, split, duration_s)")
     ap.add_argument("--no-ray", action="store_true", help="only the local -j runs")
     ap.add_argument("--rtf-seconds", type=float, default=20.0,
                     help="seconds of speech for the encoder CPU cost")
@@ -112,7 +114,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench_corpus."))
     try:
         corpus = tmp / "corpus"
-        audio_s = copy_dev_files(corpus, args.files)
+        audio_s = copy_dev_files(args.speech, corpus, args.files)
         print(f"corpus: {args.files} dev files, {audio_s:.1f} s of speech; bundled model; "
               f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
         runs: list[tuple[str, list[str]]] = [("-j 1", ["-j", "1"]), ("-j 2", ["-j", "2"])]
@@ -149,10 +151,10 @@ def main() -> None:
         print(f"all runs wrote the same .fcs bytes: {same}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    cost(args.rtf_seconds)
+    cost(args.speech, args.rtf_seconds)
 
 
-def cost(seconds: float) -> None:
+def cost(speech: Path, seconds: float) -> None:
     """Encoder CPU seconds per audio second and the CPU-hours of a 60,000-hour corpus."""
     import torch
 
@@ -167,7 +169,7 @@ def cost(seconds: float) -> None:
     print(f"{'model':<34}{'CPU s / audio s':>16}{'CPU-h for 60k h':>17}")
     for name, codec in ((f"{bundled.name} (bundled)", bundled),
                         ("focalcodec_50hz_4k_causal (arch.)", big)):
-        rtf = encoder_cpu_per_audio_s(codec, seconds)
+        rtf = encoder_cpu_per_audio_s(codec, speech, seconds)
         print(f"{name:<34}{rtf:>16.4f}{rtf * CORPUS_HOURS:>17,.0f}")
 
 
