@@ -62,6 +62,7 @@ _focal() {
             if [[ $cmd == stream ]]; then _focal_files 'fcs'; else _focal_files '@(wav|flac|raw)'; fi
             return ;;
         --loss-model) COMPREPLY=($(compgen -W "random bursty" -- "$cur")); return ;;
+        --precision) COMPREPLY=($(compgen -W "fp32 bf16 int8" -- "$cur")); return ;;
         --run-dir)
             compopt -o filenames 2>/dev/null
             COMPREPLY=($(compgen -d -- "$cur")); return ;;
@@ -82,12 +83,12 @@ _focal() {
             fi
             return ;;
         encode)
-            opts="--output-dir -d --force -f --model -m --multichannel --raw --rate -r --bits -b --channels -c --packet-ms --jobs -j --threads --ray --shard --format --quiet -q --verbose -v --help -h"
+            opts="--output-dir -d --force -f --model -m --multichannel --raw --rate -r --bits -b --channels -c --packet-ms --jobs -j --threads --precision --ray --shard --format --quiet -q --verbose -v --help -h"
             if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "$opts" -- "$cur"))
             else _focal_files '@(wav|WAV|wave|flac|FLAC|ogg|oga|opus|mp3|aiff|aif|aifc|au|snd|caf|w64|rf64|voc|sph|nist|fcs)'
             fi ;;
         decode)
-            opts="--output-dir -d --force -f --model -m --format -F --bits -b --rate -r --strict --jobs -j --threads --quiet -q --verbose -v --help -h"
+            opts="--output-dir -d --force -f --model -m --format -F --bits -b --rate -r --strict --jobs -j --threads --precision --quiet -q --verbose -v --help -h"
             if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "$opts" -- "$cur"))
             else _focal_files '@(fcs|wav|flac|raw|pcm)'
             fi ;;
@@ -97,10 +98,10 @@ _focal() {
             else _focal_files 'fcs'
             fi ;;
         stream)
-            opts="--input -i --output -o --device -D --realtime --duration --packet-ms --simulate-loss --loss-model --seed --force -f --model -m --threads --quiet -q --verbose -v --help -h"
+            opts="--input -i --output -o --device -D --realtime --duration --packet-ms --simulate-loss --loss-model --seed --force -f --model -m --threads --precision --quiet -q --verbose -v --help -h"
             COMPREPLY=($(compgen -W "$opts" -- "$cur")) ;;
         play)
-            opts="--output -o --device -D --buffer-ms --simulate-loss --loss-model --simulate-jitter --seed --force -f --model -m --threads --quiet -q --verbose -v --help -h"
+            opts="--output -o --device -D --buffer-ms --simulate-loss --loss-model --simulate-jitter --seed --force -f --model -m --threads --precision --quiet -q --verbose -v --help -h"
             if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "$opts" -- "$cur"))
             else _focal_files 'fcs'
             fi ;;

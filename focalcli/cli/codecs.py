@@ -41,7 +41,7 @@ class CodecCache:
             from focalcli.model import ModelLoadError, load_codec
 
             try:
-                codec = load_codec(source)
+                codec = load_codec(source, precision=self.settings.precision or "fp32")
             except ModelLoadError as err:
                 problem = ModelProblem(f"cannot load model: {err}")
                 self._failures[source] = problem

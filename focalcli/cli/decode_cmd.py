@@ -17,7 +17,17 @@ from focalcli.cli.errors import (
     StreamInvalid,
     UsageProblem,
 )
-from focalcli.cli.options import Force, Jobs, Model, OutputDir, Quiet, Threads, Verbose
+from focalcli.cli.options import (
+    FILE_PRECISION,
+    Force,
+    Jobs,
+    Model,
+    OutputDir,
+    Precision,
+    Quiet,
+    Threads,
+    Verbose,
+)
 from focalcli.cli.outputs import (
     STDIO,
     atomic_path,
@@ -73,6 +83,7 @@ def decode(
                          "missing (exit 4).")] = False,
     jobs: Jobs = 1,
     threads: Threads = None,
+    precision: Precision = FILE_PRECISION,
     quiet: Quiet = False,
     verbose: Verbose = 0,
 ) -> None:
@@ -83,7 +94,7 @@ def decode(
     refuses, exit 5).
     """
     settings = make_settings(ctx.obj, quiet=quiet, verbose=verbose, force=force, model=model,
-                             threads=threads, jobs=jobs)
+                             threads=threads, jobs=jobs, precision=precision)
     opts = _decode_options(fmt, bits, rate, strict)
     out_ext = "." + (opts.fmt or "wav")
     plan = plan_jobs(inputs, output_dir, out_ext=out_ext, folder_exts=(".fcs",))

@@ -10,7 +10,17 @@ import typer
 
 from focalcli.cli.batch import Job, JobContext, plan_jobs, run_jobs
 from focalcli.cli.errors import InputProblem, UsageProblem
-from focalcli.cli.options import Force, Jobs, Model, OutputDir, Quiet, Threads, Verbose
+from focalcli.cli.options import (
+    FILE_PRECISION,
+    Force,
+    Jobs,
+    Model,
+    OutputDir,
+    Precision,
+    Quiet,
+    Threads,
+    Verbose,
+)
 from focalcli.cli.outputs import STDIO, check_writable, open_output, stdin_binary
 from focalcli.cli.report import Reporter
 from focalcli.cli.settings import Settings, make_settings
@@ -59,6 +69,7 @@ def encode(
              "Default: 4 s; 80 ms for --raw input on stdin (a live stream).")] = None,
     jobs: Jobs = 1,
     threads: Threads = None,
+    precision: Precision = FILE_PRECISION,
     ray: Annotated[str | None, typer.Option(
         "--ray", metavar="ADDRESS", show_default=False,
         help="Code a corpus on Ray workers: 'local' starts a cluster on this machine; 'auto' "
@@ -84,7 +95,7 @@ def encode(
     duration. Empty input (0 samples) gives a valid .fcs that decodes to 0 samples.
     """
     settings = make_settings(ctx.obj, quiet=quiet, verbose=verbose, force=force, model=model,
-                             threads=threads, jobs=jobs)
+                             threads=threads, jobs=jobs, precision=precision)
     opts = _encode_options(raw, rate, bits, channels, multichannel, packet_ms)
     from focalcli.audio import AUDIO_EXTENSIONS
 

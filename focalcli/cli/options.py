@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from focalcli.cli.settings import ENV_JOBS, ENV_MODEL, ENV_THREADS
+from focalcli.cli.settings import ENV_JOBS, ENV_MODEL, ENV_PRECISION, ENV_THREADS
+from focalcli.model.registry import FILE_PRECISION, PRECISIONS, STREAM_PRECISION
 
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress, notes or warnings; "
                                      "errors only.")]
@@ -21,6 +22,24 @@ Threads = Annotated[int | None, typer.Option(
     "--threads", envvar=ENV_THREADS, min=1, metavar="N",
     help="CPU threads per model call (default: 1, fastest per stream on small machines; "
          "use -j to code files in parallel).")]
+def _check_precision(value: str) -> str:
+    if value not in PRECISIONS:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(PRECISIONS)}")
+    return value
+
+
+_PRECISION_HELP = ("Compute precision: fp32 (exact, as the reference), bf16 (bfloat16 weights, "
+                   "about 2x faster) or int8 (int8 weights, fastest, least exact); see "
+                   "docs/precision.md.")
+Precision = Annotated[str, typer.Option(
+    "--precision", envvar=ENV_PRECISION, metavar="|".join(PRECISIONS),
+    callback=_check_precision,
+    help=f"{_PRECISION_HELP} Default: {FILE_PRECISION}.")]
+StreamPrecision = Annotated[str, typer.Option(
+    "--precision", envvar=ENV_PRECISION, metavar="|".join(PRECISIONS),
+    callback=_check_precision,
+    help=f"{_PRECISION_HELP} Default: {STREAM_PRECISION}, which keeps the released 4k "
+         "causal model live on one core.")]
 Jobs = Annotated[int, typer.Option(
     "--jobs", "-j", envvar=ENV_JOBS, min=1, metavar="N",
     help="Files processed in parallel; they share one loaded model.")]

@@ -12,7 +12,15 @@ import typer
 
 from focalcli.cli.errors import InputProblem, OutputProblem, StreamInvalid, UsageProblem
 from focalcli.cli.live_options import Device, LossModelOpt, Seed, SimulateLoss
-from focalcli.cli.options import Force, Model, Quiet, Threads, Verbose
+from focalcli.cli.options import (
+    STREAM_PRECISION,
+    Force,
+    Model,
+    Quiet,
+    StreamPrecision,
+    Threads,
+    Verbose,
+)
 from focalcli.cli.outputs import (
     STDIO,
     StdoutWriter,
@@ -53,6 +61,7 @@ def play(
     force: Force = False,
     model: Model = None,
     threads: Threads = None,
+    precision: StreamPrecision = STREAM_PRECISION,
     quiet: Quiet = False,
     verbose: Verbose = 0,
 ) -> None:
@@ -65,7 +74,7 @@ def play(
     packets received, lost, late and concealed, and buffer underruns (not with -q).
     """
     settings = make_settings(ctx.obj, quiet=quiet, verbose=verbose, force=force, model=model,
-                             threads=threads)
+                             threads=threads, precision=precision)
     from focalcli.live.netsim import LOSS_MODELS, NetworkSimulation
     from focalcli.live.player import DEFAULT_BUFFER_MS
 

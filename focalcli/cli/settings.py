@@ -17,6 +17,7 @@ from typing import Any
 ENV_MODEL = "FOCAL_MODEL"
 ENV_THREADS = "FOCAL_THREADS"
 ENV_JOBS = "FOCAL_JOBS"
+ENV_PRECISION = "FOCAL_PRECISION"
 ENV_DEBUG = "FOCAL_DEBUG"
 
 
@@ -30,6 +31,7 @@ class Settings:
     model: model source for `load_codec` (None: the bundled default).
     threads: torch intra-op threads in total (None: the engine's default).
     jobs: files processed in parallel in a batch (>= 1).
+    precision: compute precision of loaded models (fp32, bf16, int8; None: fp32).
     progress: draw progress bars (stderr is a terminal and not quiet).
     """
 
@@ -40,6 +42,7 @@ class Settings:
     threads: int | None = None
     jobs: int = 1
     progress: bool = False
+    precision: str | None = None
 
 
 def stderr_is_terminal() -> bool:
@@ -63,6 +66,7 @@ def make_settings(
     model: str | None = None,
     threads: int | None = None,
     jobs: int = 1,
+    precision: str | None = None,
 ) -> Settings:
     """Settings from a command's options merged with the global ones (`focal -q CMD`).
 
@@ -81,4 +85,5 @@ def make_settings(
         threads=threads,
         jobs=max(1, jobs),
         progress=(not quiet) and stderr_is_terminal(),
+        precision=precision,
     )

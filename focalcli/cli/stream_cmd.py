@@ -10,7 +10,15 @@ import typer
 
 from focalcli.cli.errors import InputProblem, UsageProblem
 from focalcli.cli.live_options import Device, LossModelOpt, Seed, SimulateLoss
-from focalcli.cli.options import Force, Model, Quiet, Threads, Verbose
+from focalcli.cli.options import (
+    STREAM_PRECISION,
+    Force,
+    Model,
+    Quiet,
+    StreamPrecision,
+    Threads,
+    Verbose,
+)
 from focalcli.cli.outputs import STDIO, check_writable, open_output, refuse_terminal_stdout
 from focalcli.cli.report import Reporter
 from focalcli.cli.settings import make_settings
@@ -46,6 +54,7 @@ def stream(
     force: Force = False,
     model: Model = None,
     threads: Threads = None,
+    precision: StreamPrecision = STREAM_PRECISION,
     quiet: Quiet = False,
     verbose: Verbose = 0,
 ) -> None:
@@ -57,7 +66,7 @@ def stream(
     same --packet-ms, they equal those of `focal encode`.
     """
     settings = make_settings(ctx.obj, quiet=quiet, verbose=verbose, force=force, model=model,
-                             threads=threads)
+                             threads=threads, precision=precision)
     from focalcli.live.netsim import LOSS_MODELS, NetworkSimulation
 
     if loss_model not in LOSS_MODELS:

@@ -6,10 +6,12 @@ Weights are read from safetensors; a ``.pt`` state dict is accepted only through
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +63,7 @@ TOKEN_SPACE_ROLES = ("encoder", "compressor", "quantizer")
 _RUNTIME_KEYS = frozenset({"max_cached_steps", "use_flex_attention", "dropout"})
 
 
-def token_space_hash(config: dict[str, Any], state: dict[str, Any]) -> str:
+def token_space_hash(config: dict[str, Any], state: Mapping[str, Any]) -> str:
     """First 16 hex digits of a SHA-256 naming the token space of a model.
 
     It covers the encoder side only (``TOKEN_SPACE_ROLES``): their module names and
@@ -199,7 +201,7 @@ def remap_legacy(state: dict[str, Any], target_keys: list[str]) -> dict[str, Any
 
 
 def load_codec(source: str | None = None, overrides: dict[str, Any] | None = None,
-               pretrained: bool = True) -> Any:
+               pretrained: bool = True, precision: str = "fp32") -> Any:
     """Build a ``FocalCodec`` from a model source and load its weights strictly.
 
     Args:
@@ -207,20 +209,39 @@ def load_codec(source: str | None = None, overrides: dict[str, Any] | None = Non
             None means ``$FOCAL_MODEL`` or the bundled default.
         overrides: dotted config overrides.
         pretrained: load weights (False builds random weights from the config only).
+        precision: ``fp32`` (exact), ``bf16`` or ``int8`` (see ``focalcli.model.precision``);
+            a reduced one is built from the file one tensor at a time, never all in float32.
 
     Raises:
         ModelLoadError: with a one-line message naming the model and the problem.
     """
+    from focalcli.model import precision as prec
     from focalcli.model.codec import FocalCodec
 
+    try:
+        prec.check_precision(precision)
+    except prec.PrecisionError as e:
+        raise ModelLoadError(str(e)) from None
     name, config_path, weights_path = resolve(source)
     file_config = read_config(config_path)
     config = apply_overrides(file_config, overrides)
+    streamed = (precision != "fp32" and pretrained and weights_path is not None
+                and weights_path.suffix == ".safetensors")
     try:
-        codec = FocalCodec(config)
+        with prec.skipped_init() if streamed else contextlib.nullcontext():
+            codec = FocalCodec(config)
     except (ValueError, TypeError) as e:
         raise ModelLoadError(f"{config_path}: {e}") from None
-    if pretrained:
+    if streamed:
+        assert weights_path is not None
+        try:
+            prec.load_converted(codec, weights_path, precision)
+        except (KeyError, ValueError, RuntimeError) as e:
+            raise ModelLoadError(f"{weights_path}: weights do not fit {config_path}: "
+                                 f"{str(e).strip(chr(39))}") from None
+        codec.weights_hash = weights_file_hash(weights_path)
+        codec.token_space = token_space_hash(file_config, prec.FileTensors(weights_path))
+    elif pretrained:
         if weights_path is None:
             raise ModelLoadError(f"{config_path}: no model.safetensors (or .pt) beside it")
         state = remap_legacy(load_state_dict(weights_path), list(codec.state_dict()))
@@ -234,5 +255,7 @@ def load_codec(source: str | None = None, overrides: dict[str, Any] | None = Non
         codec.token_space = token_space_hash(file_config, codec.state_dict())
     else:
         codec.token_space = None
+    if not streamed:
+        prec.apply_precision(codec, precision)
     codec.name = name
     return codec.eval()

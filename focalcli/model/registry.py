@@ -11,6 +11,13 @@ from pathlib import Path
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_MODEL = "focal-small"
 HUB_OWNER = "lucadellalib"
+#: compute precisions (``focalcli.model.precision``): fp32 is exact, the others store weights
+#: in bfloat16 or int8. Coding files defaults to fp32; streaming to STREAM_PRECISION, chosen
+#: by bench/bench_precision.py (docs/precision.md): the 4k causal model streams live on one
+#: core with it and the bundled model keeps >= 98 % of its fp32 tokens.
+PRECISIONS = ("fp32", "bf16", "int8")
+FILE_PRECISION = "fp32"
+STREAM_PRECISION = "bf16"
 
 
 @dataclass(frozen=True)

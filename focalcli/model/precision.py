@@ -1,0 +1,270 @@
+"""Compute precision of a loaded codec: fp32 (exact, the parity path), bf16 or int8 weights.
+
+A streaming chunk of the 249 M-parameter causal models is a 4-row product with every weight,
+so its time is the time to read the weights: 4 bytes each in fp32, 2 in bf16, 1 in int8.
+
+* ``fp32``: the model as built; matches the reference within float rounding.
+* ``bf16``: the weights of every large ``nn.Linear`` and convolution are stored as bfloat16 and
+  multiplied with bfloat16 activations (oneDNN, AMX / AVX512-BF16 on these CPUs); their
+  outputs return to float32 before the (float32) bias is added, so norms, attention scores,
+  activations and state stay float32. (A bias rounded to bfloat16 cost the bundled model's
+  decoder 27 dB of SNR against float32.)
+* ``int8``: large ``nn.Linear`` weights are int8 with one bfloat16 scale per output row
+  (symmetric, ``round(w / s)``, ``s = max|w_row| / 127``), multiplied by bfloat16 activations
+  (weight-only: activations are never quantised); convolutions as in ``bf16``.
+
+Small layers stay float32 (``MIN_NUMEL``), and always the compressor's output projection, which
+decides every token bit, and the decompressor's input projection (``KEEP_FP32``). Conversion replaces modules
+in place and frees each float32 weight as it goes; :func:`load_converted` builds a model
+straight from a safetensors file, one tensor at a time, so no float32 copy of the large weights
+is ever held and peak memory stays near the converted size.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from focalcli.model.registry import PRECISIONS
+
+#: weights below this many values stay float32 (their reading time is negligible)
+MIN_NUMEL = 65536
+#: layers that always stay float32: the projection whose signs are the token bits, and the
+#: first layer after the codes
+KEEP_FP32 = ("compressor.out_proj", "decompressor.in_proj")
+
+
+class PrecisionError(ValueError):
+    """An unknown precision name, or one this machine's torch cannot run."""
+
+
+def check_precision(name: str) -> str:
+    if name not in PRECISIONS:
+        raise PrecisionError(f"unknown precision {name!r}: choose one of {', '.join(PRECISIONS)}")
+    if name == "int8" and not hasattr(torch, "_weight_int8pack_mm"):
+        raise PrecisionError("precision int8 needs torch._weight_int8pack_mm (torch >= 2.3)")
+    return name
+
+
+class Bf16Linear(nn.Module):
+    """``nn.Linear`` with bfloat16 weights: float32 (..., in) -> float32 (..., out)."""
+
+    weight: Tensor
+    bias: Tensor | None
+
+    def __init__(self, weight: Tensor, bias: Tensor | None) -> None:
+        super().__init__()
+        self.in_features, self.out_features = weight.shape[1], weight.shape[0]
+        self.register_buffer("weight", weight.to(torch.bfloat16).contiguous())
+        self.register_buffer("bias", None if bias is None else bias.detach().float())
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = F.linear(x.to(torch.bfloat16), self.weight).to(x.dtype)
+        return y if self.bias is None else y + self.bias
+
+
+class Int8Linear(nn.Module):
+    """``nn.Linear`` with int8 weights and a bfloat16 scale per output row (weight-only):
+    float32 (..., in) -> float32 (..., out)."""
+
+    weight: Tensor
+    scale: Tensor
+    bias: Tensor | None
+
+    def __init__(self, weight: Tensor, bias: Tensor | None) -> None:
+        super().__init__()
+        self.in_features, self.out_features = weight.shape[1], weight.shape[0]
+        w = weight.detach().float()
+        scale = (w.abs().amax(dim=1) / 127).clamp(min=1e-12)
+        q = torch.round(w / scale[:, None]).clamp(-127, 127).to(torch.int8)
+        self.register_buffer("weight", q.contiguous())
+        self.register_buffer("scale", scale.to(torch.bfloat16))
+        self.register_buffer("bias", None if bias is None else bias.detach().float())
+
+    def forward(self, x: Tensor) -> Tensor:
+        rows = x.reshape(-1, self.in_features).to(torch.bfloat16).contiguous()
+        y = torch._weight_int8pack_mm(rows, self.weight, self.scale).to(x.dtype)
+        if self.bias is not None:
+            y = y + self.bias
+        return y.reshape(*x.shape[:-1], self.out_features)
+
+
+class Bf16Conv(nn.Module):
+    """``nn.Conv1d`` / ``nn.ConvTranspose1d`` with bfloat16 weights; float32 in and out.
+
+    Keeps ``kernel_size``, ``stride``, ``padding``, ``dilation`` and ``groups`` of the original.
+    """
+
+    weight: Tensor
+    bias: Tensor | None
+
+    def __init__(self, conv: nn.Conv1d | nn.ConvTranspose1d) -> None:
+        super().__init__()
+        self.transposed = isinstance(conv, nn.ConvTranspose1d)
+        self.kernel_size, self.stride = conv.kernel_size, conv.stride
+        self.padding, self.dilation, self.groups = conv.padding, conv.dilation, conv.groups
+        self.output_padding = conv.output_padding
+        self.register_buffer("weight", conv.weight.detach().to(torch.bfloat16).contiguous())
+        bias = conv.bias
+        self.register_buffer("bias", None if bias is None else bias.detach().float())
+
+    def forward(self, x: Tensor) -> Tensor:
+        xb = x.to(torch.bfloat16)
+        if self.transposed:
+            y = F.conv_transpose1d(xb, self.weight, None, self.stride,
+                                   self.padding,  # type: ignore[arg-type]
+                                   self.output_padding, self.groups, self.dilation)
+        else:
+            y = F.conv1d(xb, self.weight, None, self.stride, self.padding,
+                         self.dilation, self.groups)
+        y = y.to(x.dtype)
+        return y if self.bias is None else y + self.bias[:, None]
+
+
+def _converted(module: nn.Module, precision: str) -> nn.Module | None:
+    """The reduced-precision replacement of one leaf module, or None to keep it."""
+    weight = getattr(module, "weight", None)
+    if not isinstance(weight, Tensor) or weight.numel() < MIN_NUMEL:
+        return None
+    if type(module) is nn.Linear:
+        cls = Int8Linear if precision == "int8" else Bf16Linear
+        return cls(module.weight.detach(), None if module.bias is None else module.bias.detach())
+    if type(module) in (nn.Conv1d, nn.ConvTranspose1d):
+        return Bf16Conv(module)  # type: ignore[arg-type]
+    return None
+
+
+def _targets(root: nn.Module) -> list[tuple[str, str]]:
+    """(parent path, attribute) of every module that a reduced precision replaces.
+
+    Names only, so that converting one does not keep the float32 originals of the others alive.
+    """
+    out = []
+    for path, parent in root.named_modules():
+        for attr, child in parent.named_children():
+            weight = getattr(child, "weight", None)
+            if f"{path}.{attr}" in KEEP_FP32:
+                continue
+            if (type(child) in (nn.Linear, nn.Conv1d, nn.ConvTranspose1d)
+                    and isinstance(weight, Tensor) and weight.numel() >= MIN_NUMEL):
+                out.append((path, attr))
+    return out
+
+
+@torch.no_grad()
+def apply_precision(codec: nn.Module, precision: str) -> nn.Module:
+    """Convert ``codec`` in place (each float32 weight is freed once replaced); returns it.
+
+    ``fp32`` leaves it untouched. Sets ``codec.precision``.
+    """
+    check_precision(precision)
+    if precision != "fp32":
+        for path, attr in _targets(codec):
+            parent = codec.get_submodule(path)
+            new = _converted(getattr(parent, attr), precision)
+            if new is not None:
+                setattr(parent, attr, new)
+    setattr(codec, "precision", precision)  # noqa: B010 - nn.Module attribute
+    return codec
+
+
+@contextlib.contextmanager
+def skipped_init() -> Iterator[None]:
+    """Build modules without initialising their large weights (the memory is then untouched,
+    so it costs no RSS until the file's values are written into it)."""
+    classes = (nn.Linear, nn.Conv1d, nn.ConvTranspose1d, nn.Embedding)
+    saved = [(cls, cls.reset_parameters) for cls in classes]
+    try:
+        for cls, _ in saved:
+            cls.reset_parameters = lambda self: None  # type: ignore[method-assign]
+        yield
+    finally:
+        for cls, method in saved:
+            cls.reset_parameters = method  # type: ignore[method-assign]
+
+
+@torch.no_grad()
+def load_converted(codec: nn.Module, weights: Path, precision: str) -> None:
+    """Fill ``codec`` (built under :func:`skipped_init`) from a safetensors file at ``precision``.
+
+    Converted modules are built straight from the file's tensors; everything else is copied in.
+    Strict: raises ``KeyError`` naming the first missing or unexpected key and ``ValueError``
+    for a shape that does not fit.
+    """
+    from safetensors import safe_open
+
+    check_precision(precision)
+    with safe_open(str(weights), framework="pt") as f:
+        keys = set(f.keys())
+        expected = set(codec.state_dict())
+        if keys != expected:
+            missing, extra = sorted(expected - keys), sorted(keys - expected)
+            raise KeyError(f"missing key {missing[0]}" if missing else f"unexpected key {extra[0]}")
+
+        def tensor(key: str, like: Tensor) -> Tensor:
+            t = f.get_tensor(key)
+            if tuple(t.shape) != tuple(like.shape):
+                raise ValueError(f"{key}: shape {list(t.shape)} in the file, "
+                                 f"{list(like.shape)} in the model")
+            return t.to(like.dtype)
+
+        done: set[str] = set()
+        if precision != "fp32":
+            for path, attr in _targets(codec):
+                parent = codec.get_submodule(path)
+                child = getattr(parent, attr)
+                prefix = f"{path}.{attr}" if path else attr
+                for pname, p in child.named_parameters(recurse=False):
+                    p.data = tensor(f"{prefix}.{pname}", p)
+                    done.add(f"{prefix}.{pname}")
+                new = _converted(child, precision)
+                del child
+                if new is not None:
+                    setattr(parent, attr, new)
+        state = codec.state_dict(keep_vars=True)
+        for key in sorted(keys - done):
+            target = state[key]
+            target.data.copy_(tensor(key, target))
+    setattr(codec, "precision", precision)  # noqa: B010 - nn.Module attribute
+
+
+class FileTensors(Mapping[str, Tensor]):
+    """The tensors of a safetensors file, read one at a time on access (for hashing)."""
+
+    def __init__(self, path: Path) -> None:
+        from safetensors import safe_open
+
+        self._file = safe_open(str(path), framework="pt")
+        self._keys = list(self._file.keys())
+
+    def __getitem__(self, key: str) -> Tensor:
+        if key not in self._keys:
+            raise KeyError(key)
+        return self._file.get_tensor(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+def weight_bytes(codec: nn.Module) -> int:
+    """Bytes held by the parameters and buffers of ``codec``."""
+    tensors = [*codec.parameters(), *codec.buffers()]
+    return sum(t.numel() * t.element_size() for t in tensors)
+
+
+def describe(precision: str) -> str:
+    return {"fp32": "float32 (exact)", "bf16": "bfloat16 weights and products",
+            "int8": "int8 weights, bfloat16 products"}.get(precision, precision)
+
+
+__all__ = ["MIN_NUMEL", "PRECISIONS", "FileTensors", "PrecisionError", "apply_precision",
+           "check_precision", "load_converted", "skipped_init", "weight_bytes"]
+

@@ -1,0 +1,132 @@
+"""Reduced compute precision: which layers change, how close they stay to fp32, and that a
+model built from the file at a precision equals one converted after an fp32 load."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from focalcli.engine import decode_tokens, encode_signal
+from focalcli.model import ModelLoadError, load_codec
+from focalcli.model import precision as prec
+from focalcli.model.testing import save_tiny_model
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_tiny_model(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture
+def small_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tiny model's layers are all below MIN_NUMEL: convert everything above 256 values."""
+    monkeypatch.setattr(prec, "MIN_NUMEL", 256)
+
+
+def signal(n: int = 12800) -> np.ndarray:
+    t = np.arange(n) / 16000
+    return (0.3 * np.sin(2 * np.pi * 150 * t) * (1 + np.sin(2 * np.pi * 3 * t))
+            ).astype(np.float32)[None]
+
+
+def snr_db(ref: np.ndarray, other: np.ndarray) -> float:
+    return float(10 * np.log10((ref ** 2).sum() / ((ref - other) ** 2).sum()))
+
+
+@torch.inference_mode()
+def test_linear_and_conv_replacements_stay_close() -> None:
+    torch.manual_seed(0)
+    x = torch.randn(4, 7, 256)
+    lin = nn.Linear(256, 512)
+    ref = lin(x)
+    for layer in (prec.Bf16Linear(lin.weight, lin.bias), prec.Int8Linear(lin.weight, lin.bias)):
+        y = layer(x)
+        assert y.dtype == torch.float32 and y.shape == ref.shape
+        assert float((y - ref).norm() / ref.norm()) < 0.02
+    conv = nn.Conv1d(64, 64, 7, groups=4, padding=3)
+    z = torch.randn(2, 64, 20)
+    out = prec.Bf16Conv(conv)(z)
+    assert float((out - conv(z)).norm() / conv(z).norm()) < 0.01
+    assert prec.Bf16Conv(conv).kernel_size == (7,)
+
+
+def test_small_layers_stay_float32(tiny: Path) -> None:
+    codec = load_codec(str(tiny), precision="int8")  # every tiny layer is below MIN_NUMEL
+    assert codec.precision == "int8"
+    assert all(p.dtype == torch.float32 for p in codec.parameters())
+
+
+@pytest.mark.parametrize("precision", ["bf16", "int8"])
+def test_reduced_precision_tracks_fp32(tiny: Path, precision: str, small_threshold: None
+                                       ) -> None:
+    fp32 = load_codec(str(tiny))
+    reduced = load_codec(str(tiny), precision=precision)
+    kinds = {type(m).__name__ for m in reduced.modules()}
+    assert ("Int8Linear" if precision == "int8" else "Bf16Linear") in kinds
+    assert "Bf16Conv" in kinds
+    assert not [n for n, m in reduced.named_modules() if type(m) is nn.Linear
+                and m.weight.numel() >= 256 and n not in prec.KEEP_FP32]
+    # the layer deciding the token bits is kept in float32 whatever the threshold says
+    assert type(reduced.compressor.out_proj) is nn.Linear
+    assert type(reduced.decompressor.in_proj) is nn.Linear
+    assert reduced.weights_hash == fp32.weights_hash
+    assert reduced.token_space == fp32.token_space
+    sig = signal()
+    toks = encode_signal(fp32, sig)
+    agreement = float((encode_signal(reduced, sig) == toks).mean())
+    assert agreement > 0.8
+    ref = decode_tokens(fp32, toks, sig.shape[1])
+    out = decode_tokens(reduced, toks, sig.shape[1])
+    assert out.shape == ref.shape
+    assert snr_db(ref, out) > (25 if precision == "bf16" else 15)
+
+
+@pytest.mark.parametrize("precision", ["bf16", "int8"])
+def test_built_from_the_file_equals_converted_after_loading(tiny: Path, precision: str,
+                                                            small_threshold: None) -> None:
+    streamed = load_codec(str(tiny), precision=precision)
+    converted = prec.apply_precision(load_codec(str(tiny)), precision)
+    a, b = streamed.state_dict(), converted.state_dict()
+    assert a.keys() == b.keys()
+    for key in a:
+        assert a[key].dtype == b[key].dtype and torch.equal(a[key], b[key]), key
+    sig = signal(6400)
+    np.testing.assert_array_equal(encode_signal(streamed, sig), encode_signal(converted, sig))
+
+
+def test_fp32_is_untouched(tiny: Path) -> None:
+    a, b = load_codec(str(tiny)), load_codec(str(tiny), precision="fp32")
+    for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
+        assert ka == kb and torch.equal(va, vb)
+
+
+def test_bad_precision_and_bad_weights_are_one_line_errors(tiny: Path, tmp_path: Path) -> None:
+    with pytest.raises(ModelLoadError, match="unknown precision 'fp16'"):
+        load_codec(str(tiny), precision="fp16")
+    config = json.loads((tiny / "config.json").read_text())
+    config["decoder_config"]["ffn_dim"] = 48
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    shutil.copy(tiny / "model.safetensors", tmp_path)
+    with pytest.raises(ModelLoadError, match="do not fit") as e:
+        load_codec(str(tmp_path), precision="bf16")
+    assert "\n" not in str(e.value)
+
+
+@torch.inference_mode()
+def test_bundled_model_keeps_its_tokens_in_the_streaming_default() -> None:
+    """The streaming default on the bundled model: most tokens as fp32, audio close."""
+    from focalcli.model.registry import STREAM_PRECISION
+
+    fp32 = load_codec("focal-small")
+    reduced = load_codec("focal-small", precision=STREAM_PRECISION)
+    sig = signal(32000) + 0.01 * np.sin(np.arange(32000, dtype=np.float32) / 3)[None]
+    toks = encode_signal(fp32, sig)
+    assert float((encode_signal(reduced, sig) == toks).mean()) >= 0.95
+    ref = decode_tokens(fp32, toks, sig.shape[1])
+    assert snr_db(ref, decode_tokens(reduced, toks, sig.shape[1])) > 30
