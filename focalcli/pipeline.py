@@ -60,6 +60,14 @@ def encode_source(codec: Any, source: Any, out: BinaryIO | None, *, name: str,
 
     rate = source.sample_rate
     coded_channels = source.channels if multichannel else 1
+    if packet_tokens is not None and out is not None:
+        from focalcli.cli.errors import UsageProblem
+        from focalcli.container.fcs import MAX_TOKENS_PER_PACKET
+
+        if packet_tokens * coded_channels > MAX_TOKENS_PER_PACKET:
+            raise UsageProblem(f"--packet-ms: {packet_tokens} tokens x {coded_channels} "
+                               f"channels exceed the {MAX_TOKENS_PER_PACKET} tokens a packet "
+                               "holds; use shorter packets", name)
     resampler = StreamResampler(rate, codec.sample_rate_input, coded_channels)
     frames = 0
 

@@ -32,6 +32,10 @@ def test_a_packet_longer_than_the_format_allows_is_a_usage_error(run: Run, wav: 
         lines = error_lines(proc)
         assert len(lines) == 1 and "--packet-ms 100000000" in lines[0], lines
         assert "internal error" not in lines[0]
+    sf.write(wav.parent / "three.wav", np.zeros((1600, 3), np.float32), 16000)
+    proc = run("encode", "three.wav", "x.fcs", "--multichannel", "--packet-ms", "500000",
+               expect=2)  # 25,000 tokens fit one channel, not three
+    assert "25000 tokens x 3 channels" in error_lines(proc)[0]
 
 
 def test_models_pull_offline_is_one_line_without_retries(run: Run, tmp_path: Path) -> None:
