@@ -105,26 +105,8 @@ class TokenStream:
         self._offset = 0  # tokens per channel of the streams before this one
 
     def check_codec(self, codec: Any) -> None:
-        """Refuse (StreamInvalid, exit 5) a header whose fields `codec` does not have.
-
-        Bits per token, token rate and the input and output sample rates must be the model's
-        own; the source rate (what `--rate source` resamples to) at most 768 kHz.
-        """
-        h = self.header
-        model_rate = Fraction(float(codec.token_rate)).limit_denominator(65535)
-        checks = (
-            ("bits per token", h.bits_per_token, int(codec.bits_per_token)),
-            ("token rate", Fraction(*h.token_rate_fraction), model_rate),
-            ("input sample rate", h.sample_rate_input, int(codec.sample_rate_input)),
-            ("output sample rate", h.sample_rate_output, int(codec.sample_rate_output)),
-        )
-        for label, got, wanted in checks:
-            if got != wanted:
-                raise StreamInvalid(f"header says {label} {got}, but model {codec.name} has "
-                                    f"{wanted}: not a stream of this model", self.name)
-        if h.source_sample_rate > MAX_SOURCE_RATE:
-            raise StreamInvalid(f"header says source sample rate {h.source_sample_rate} Hz, "
-                                f"beyond the {MAX_SOURCE_RATE} Hz focal decodes", self.name)
+        """Refuse (StreamInvalid, exit 5) a header whose fields `codec` does not have."""
+        check_header_for_codec(self.header, codec, self.name)
 
     def next_stream(self) -> bool:
         """Move on to the stream chained after this one; False when there is none.
@@ -223,6 +205,41 @@ class TokenStream:
 
     def describe_damage(self) -> str:
         return describe_damage(self.damages, self.header, self._reader.stated_num_samples)
+
+
+def check_header_for_codec(header: FcsHeader, codec: Any, name: str) -> None:
+    """Refuse (StreamInvalid, exit 5) a header whose fields `codec` does not have.
+
+    Bits per token, token rate and the input and output sample rates must be the model's
+    own; the source rate (what `--rate source` resamples to) at most 768 kHz.
+    """
+    model_rate = Fraction(float(codec.token_rate)).limit_denominator(65535)
+    checks = (
+        ("bits per token", header.bits_per_token, int(codec.bits_per_token)),
+        ("token rate", Fraction(*header.token_rate_fraction), model_rate),
+        ("input sample rate", header.sample_rate_input, int(codec.sample_rate_input)),
+        ("output sample rate", header.sample_rate_output, int(codec.sample_rate_output)),
+    )
+    for label, got, wanted in checks:
+        if got != wanted:
+            raise StreamInvalid(f"header says {label} {got}, but model {codec.name} has "
+                                f"{wanted}: not a stream of this model", name)
+    if header.source_sample_rate > MAX_SOURCE_RATE:
+        raise StreamInvalid(f"header says source sample rate {header.source_sample_rate} Hz, "
+                            f"beyond the {MAX_SOURCE_RATE} Hz focal decodes", name)
+
+
+def unplayed_rest(reader: FcsReader) -> str | None:
+    """After a stream was read to its end marker: what follows it that was not read (another
+    chained stream, or junk), as a warning line; None if nothing follows."""
+    try:
+        following = reader.next_stream()
+    except FcsError:
+        return f"{reader.skip_rest()} bytes of junk after the end marker were ignored"
+    if following is None:
+        return None
+    return ("another .fcs stream follows the first (concatenated files); only the first was "
+            "played: `focal decode` decodes them all")
 
 
 def _lost_blocks(channels: int, count: int, chunk_tokens: int) -> Iterator[np.ndarray]:

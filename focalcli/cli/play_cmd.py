@@ -100,7 +100,11 @@ def play(
         if ready is not None and ready.weights_hash == reader.header.model_hash:
             codec = ready
         else:
-            codec = codecs.for_stream(reader.header.model_name, reader.header.model_hash, name)
+            codec = codecs.for_stream(reader.header.model_name, reader.header.model_hash, name,
+                                      reader.header.token_space)
+        from focalcli.cli.fcs import check_header_for_codec, unplayed_rest
+
+        check_header_for_codec(reader.header, codec, name)  # nothing trusted from a header
         if not codec.causal:
             raise StreamInvalid(f"model {codec.name} is not causal: it cannot play live", name)
         if reader.header.channels != 1:
@@ -115,6 +119,9 @@ def play(
                         f"packets, buffer {buffer:g} ms")
         stats = _play(reader, codec, output, fmt, device, buffer, network, live,
                       settings.force, name)
+        rest = None if live else unplayed_rest(reader)  # a pipe may stay open after the end
+        if rest is not None:
+            reporter.warn(f"{name}: {rest}")
     reporter.note(f"{name}: {stats.summary()}")
 
 

@@ -58,6 +58,8 @@ def test_header_claiming_a_billion_samples_decodes_a_short_tail(
     (tmp_path / "huge.fcs").write_bytes(crafted(header, num_samples=2**40))
     proc = run("info", "--verify", "huge.fcs", "--json", expect=4)
     assert json.loads(proc.stdout)["duration"] <= 0.16
+    run("play", "huge.fcs", "-o", "played.wav")
+    assert sf.info(tmp_path / "played.wav").frames <= 2 * 4 * 320
     # an end marker that says 0 tokens, length unknown: the header's count is not believed
     marker = bytes.fromhex("fce5000000")
     marker += crc16(marker).to_bytes(2, "big")
@@ -79,7 +81,8 @@ def test_header_fields_the_model_lacks_are_refused_with_exit_5(
     }
     for name, (fields, what) in cases.items():
         (tmp_path / name).write_bytes(crafted(header, **fields) + rest)
-        for command in (("decode", name, "x.wav"), ("info", "--verify", name)):
+        for command in (("decode", name, "x.wav"), ("info", "--verify", name),
+                        ("play", name, "-o", "x.wav")):
             proc = run(*command, expect=5)
             lines = error_lines(proc)
             assert len(lines) == 1 and what in lines[0] and name in lines[0], lines
@@ -150,6 +153,8 @@ def test_concatenated_streams_decode_one_after_the_other(
     assert record["streams"] == 2 and record["duration"] == pytest.approx(2 * frames / 16000)
     assert "streams     2 chained" in run("info", "both.fcs", expect=0).stdout.decode()
     run("info", "--verify", "both.fcs", expect=0)
+    proc = run("play", "both.fcs", "-o", "played.wav")
+    assert "only the first was played" in proc.stderr.decode()
     # a second stream that cannot continue the output stops decoding with a warning
     stereo = crafted(header, channels=2, num_samples=0) + bytes.fromhex("fce5000001")
     stereo = stereo + crc16(stereo[-5:]).to_bytes(2, "big")
