@@ -12,8 +12,9 @@ original; ``focalcli.model.fargan.FARGAN`` turns them into speech.
 ``cache`` writes ~/.cache/focal/lpcnet-feats/{split}.npz (features, v6 decompressor outputs,
 per-file offsets); it needs scripts/get-opus-fargan.sh. ``train`` is resumable: it continues
 from ~/.cache/focal/runs/NAME/last.pt. ``decode`` writes one 16 kHz WAV per dev file (the
-head's features, or with ``--oracle`` the extracted features, through FARGAN) for
-``eval_codec.py --dec-dir``. Exit codes: 0 done, 1 bad input or a missing prerequisite.
+head's features, or with ``--oracle`` the extracted features, through FARGAN; with ``--v6``
+v6's own decoder) for ``eval_codec.py --dec-dir``. Exit codes: 0 done, 1 bad input or a
+missing prerequisite.
 """
 
 from __future__ import annotations
@@ -131,6 +132,8 @@ class TokenFeatureHead(nn.Module):
         self.out = nn.Linear(2 * dim, out_dim)
         self.register_buffer("mean", torch.zeros(out_dim))
         self.register_buffer("std", torch.ones(out_dim))
+        self.mean: Tensor
+        self.std: Tensor
 
     def forward(self, qfeats: Tensor, state: tuple[Tensor, Tensor] | None = None
                 ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
@@ -257,7 +260,7 @@ def feats_to_wav(fargan: Any, feats: np.ndarray, num_samples: int) -> np.ndarray
     return np.pad(out, (0, max(0, num_samples - len(out))))[:num_samples]
 
 
-def decode(run: str | None, out: Path, oracle: bool, limit: int) -> None:
+def decode(run: str | None, out: Path, oracle: bool, limit: int, v6: bool = False) -> None:
     import soundfile as sf
 
     from focalcli.train.data import read_audio
@@ -266,8 +269,10 @@ def decode(run: str | None, out: Path, oracle: bool, limit: int) -> None:
     fargan = load_fargan()
     head = None
     delay = 0
-    codec = None
-    if not oracle:
+    codec: Any = None
+    if v6:
+        codec = load_v6()
+    elif not oracle:
         if run is None:
             raise ProbeError("decode needs --run (or --oracle)")
         ck_path = RUNS / run / "last.pt"
@@ -285,7 +290,12 @@ def decode(run: str | None, out: Path, oracle: bool, limit: int) -> None:
     audio_s = 0.0
     for path in files:
         sig = read_audio(path)
-        if head is None:
+        if v6:  # the bundled decoder, for the same run of the eval tool
+            x = nn.functional.pad(torch.from_numpy(sig)[None], (0, -len(sig) % codec.chunk_size))
+            with torch.no_grad():
+                toks, _ = codec.sig_to_toks(x)
+                wav = codec.toks_to_sig(toks)[0][0, : len(sig)].numpy()
+        elif head is None:
             feats = sig_to_lpcnet_feats(sig)
         else:
             _, q = sig_to_qfeats(codec, sig)
@@ -296,9 +306,10 @@ def decode(run: str | None, out: Path, oracle: bool, limit: int) -> None:
             t_head += time.perf_counter() - t0
             # With a delay of D tokens, output frame t describes input token t - D.
             feats = feats[FRAMES_PER_TOKEN * delay :]
-        t0 = time.perf_counter()
-        wav = feats_to_wav(fargan, feats, len(sig))
-        t_voc += time.perf_counter() - t0
+        if not v6:
+            t0 = time.perf_counter()
+            wav = feats_to_wav(fargan, feats, len(sig))
+            t_voc += time.perf_counter() - t0
         audio_s += len(sig) / 16000
         name = path.stem + ".wav"
         sf.write(out / f".{name}.tmp.wav", wav, 16000, subtype="PCM_16")
@@ -320,7 +331,8 @@ def main(argv: list[str]) -> int:
     d = sub.add_parser("decode")
     d.add_argument("--run", default=None)
     d.add_argument("--out", type=Path, required=True)
-    d.add_argument("--oracle", action="store_true")
+    d.add_argument("--oracle", action="store_true", help="extracted features, no tokens")
+    d.add_argument("--v6", action="store_true", help="v6's own decoder, for comparison")
     d.add_argument("--limit", type=int, default=0)
     args = ap.parse_args(argv)
     try:
@@ -329,7 +341,7 @@ def main(argv: list[str]) -> int:
         elif args.cmd == "train":
             train(args.run, args.steps, args.delay_tokens)
         else:
-            decode(args.run, args.out, args.oracle, args.limit)
+            decode(args.run, args.out, args.oracle, args.limit, args.v6)
     except ProbeError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
