@@ -107,6 +107,10 @@ class RayPool:
     def _new_actor(self) -> Any:
         return self._remote.remote(self.spec)
 
+    def in_flight(self) -> list[int]:
+        """Files this pool has queued on each worker now (all 0 between runs)."""
+        return [slot.in_flight for slot in self._slots]
+
     def actor_pids(self) -> list[int]:
         """Process ids of the live actors (tests kill one)."""
         return [self.ray.get(slot.actor.pid.remote()) for slot in self._slots]
@@ -117,6 +121,22 @@ class RayPool:
 
         queue: deque[tuple[Job, int]] = deque((job, 0) for job in jobs)
         pending: dict[Any, tuple[int, int, Job, int]] = {}  # ref -> slot, generation, job, tries
+        try:
+            yield from self._run(queue, pending, RayActorError, RayTaskError)
+        finally:  # stopped early (Ctrl-C, an error): drop what is queued on the workers
+            for ref, (index, generation, _job, _tries) in pending.items():
+                slot = self._slots[index] if index < len(self._slots) else None
+                if slot is not None and slot.generation == generation:
+                    slot.in_flight -= 1
+                try:
+                    ray.cancel(ref)
+                except Exception:  # noqa: BLE001 - finished or gone already
+                    pass
+
+    def _run(self, queue: deque[tuple[Job, int]], pending: dict[Any, tuple[int, int, Job, int]],
+             actor_error: type[Exception], task_error: type[Exception]
+             ) -> Iterator[FileResult]:
+        ray = self.ray
         while queue or pending:
             for index, slot in enumerate(self._slots):
                 while queue and slot.in_flight < IN_FLIGHT:
@@ -138,7 +158,7 @@ class RayPool:
                     slot.in_flight -= 1
                 try:
                     result: FileResult = ray.get(ref)
-                except RayActorError:
+                except actor_error:
                     self._replace(index, generation)
                     if tries + 1 >= MAX_TRIES:
                         yield self._died(job, tries + 1)
@@ -146,7 +166,7 @@ class RayPool:
                         self.retried_files += 1
                         queue.appendleft((job, tries + 1))
                     continue
-                except RayTaskError as err:  # encode() itself never raises; be safe anyway
+                except task_error as err:  # encode() itself never raises; be safe anyway
                     yield FileResult(ManifestRow(job.src, job.dst, STATUS_ERROR,
                                                  error=f"{job.src}: internal error: {err}"),
                                      ExitCode.FAILURE)

@@ -99,6 +99,7 @@ def test_killed_worker_and_interrupted_run_lose_nothing(
         assert first.killed_pid is not None
         assert pool.worker_deaths == 1 and pool.retried_files >= 1  # its files went elsewhere
         assert first.killed_pid not in pool.actor_pids()  # and a new worker took its place
+        assert pool.in_flight() == [0, 0]  # the interrupted run's queued files were dropped
         recorded = read_manifest(out / "manifest.tsv")
         assert len(recorded) == 6 and all(r.ok for r in recorded.values())
 
