@@ -236,7 +236,7 @@ def load_codec(source: str | None = None, overrides: dict[str, Any] | None = Non
         assert weights_path is not None
         try:
             prec.load_converted(codec, weights_path, precision)
-        except (KeyError, ValueError, RuntimeError) as e:
+        except (KeyError, ValueError, RuntimeError, OSError) as e:
             raise ModelLoadError(f"{weights_path}: weights do not fit {config_path}: "
                                  f"{str(e).strip(chr(39))}") from None
         codec.weights_hash = weights_file_hash(weights_path)

@@ -14,17 +14,21 @@ so its time is the time to read the weights: 4 bytes each in fp32, 2 in bf16, 1 
   (weight-only: activations are never quantised); convolutions as in ``bf16``.
 
 Small layers stay float32 (``MIN_NUMEL``), and always the compressor's output projection, which
-decides every token bit, and the decompressor's input projection (``KEEP_FP32``). Conversion replaces modules
-in place and frees each float32 weight as it goes; :func:`load_converted` builds a model
-straight from a safetensors file, one tensor at a time, so no float32 copy of the large weights
-is ever held and peak memory stays near the converted size.
+decides every token bit, and the decompressor's input projection (``KEEP_FP32``). Conversion
+replaces modules in place and frees each float32 weight as it goes; :func:`load_converted`
+builds a model straight from a safetensors file, one tensor at a time and without a memory
+map, so no float32 copy of the large weights is ever held and peak memory stays near the
+converted size.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
+import math
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -196,62 +200,108 @@ def load_converted(codec: nn.Module, weights: Path, precision: str) -> None:
     Strict: raises ``KeyError`` naming the first missing or unexpected key and ``ValueError``
     for a shape that does not fit.
     """
-    from safetensors import safe_open
-
     check_precision(precision)
-    with safe_open(str(weights), framework="pt") as f:
-        keys = set(f.keys())
-        expected = set(codec.state_dict())
-        if keys != expected:
-            missing, extra = sorted(expected - keys), sorted(keys - expected)
-            raise KeyError(f"missing key {missing[0]}" if missing else f"unexpected key {extra[0]}")
+    f = FileTensors(weights)
+    keys = set(f)
+    expected = set(codec.state_dict())
+    if keys != expected:
+        missing, extra = sorted(expected - keys), sorted(keys - expected)
+        raise KeyError(f"missing key {missing[0]}" if missing else f"unexpected key {extra[0]}")
 
-        def tensor(key: str, like: Tensor) -> Tensor:
-            t = f.get_tensor(key)
-            if tuple(t.shape) != tuple(like.shape):
-                raise ValueError(f"{key}: shape {list(t.shape)} in the file, "
-                                 f"{list(like.shape)} in the model")
-            return t.to(like.dtype)
+    def tensor(key: str, like: Tensor) -> Tensor:
+        if f.shape(key) != tuple(like.shape):
+            raise ValueError(f"{key}: shape {list(f.shape(key))} in the file, "
+                             f"{list(like.shape)} in the model")
+        return f[key].to(like.dtype)
 
-        done: set[str] = set()
-        if precision != "fp32":
-            for path, attr in _targets(codec):
-                parent = codec.get_submodule(path)
-                child = getattr(parent, attr)
-                prefix = f"{path}.{attr}" if path else attr
-                for pname, p in child.named_parameters(recurse=False):
-                    p.data = tensor(f"{prefix}.{pname}", p)
-                    done.add(f"{prefix}.{pname}")
-                new = _converted(child, precision)
-                del child
-                if new is not None:
-                    setattr(parent, attr, new)
-        state = codec.state_dict(keep_vars=True)
-        for key in sorted(keys - done):
-            target = state[key]
-            target.data.copy_(tensor(key, target))
+    done: set[str] = set()
+    if precision != "fp32":
+        for path, attr in _targets(codec):
+            parent = codec.get_submodule(path)
+            child = getattr(parent, attr)
+            prefix = f"{path}.{attr}" if path else attr
+            for pname, p in child.named_parameters(recurse=False):
+                p.data = tensor(f"{prefix}.{pname}", p)
+                done.add(f"{prefix}.{pname}")
+            new = _converted(child, precision)
+            del child
+            if new is not None:
+                setattr(parent, attr, new)
+    state = codec.state_dict(keep_vars=True)
+    for key in sorted(keys - done):
+        target = state[key]
+        target.data.copy_(tensor(key, target))
     setattr(codec, "precision", precision)  # noqa: B010 - nn.Module attribute
 
 
+_DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
+           "F64": torch.float64, "I64": torch.int64, "I32": torch.int32, "I16": torch.int16,
+           "I8": torch.int8, "U8": torch.uint8, "BOOL": torch.bool}
+
+
 class FileTensors(Mapping[str, Tensor]):
-    """The tensors of a safetensors file, read one at a time on access (for hashing)."""
+    """The tensors of a safetensors file, each read with ``read()`` when asked for.
+
+    No memory map: mapped file pages count as the process's resident memory, so mapping a 1 GB
+    file would cost 1 GB of RSS; here only the tensor being converted is ever in memory.
+    Layout: an 8-byte little-endian header size, a JSON header ``{name: {dtype, shape,
+    data_offsets: [begin, end]}}`` (offsets from the end of the header), then the data.
+    Every entry is checked against the file size before anything is allocated.
+    """
 
     def __init__(self, path: Path) -> None:
-        from safetensors import safe_open
-
-        self._file = safe_open(str(path), framework="pt")
-        self._keys = list(self._file.keys())
+        self.path = path
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+            if len(head) < 8:
+                raise ValueError("not a safetensors file (shorter than 8 bytes)")
+            length = int.from_bytes(head, "little")
+            if length > min(size - 8, 100 << 20):
+                raise ValueError(f"header of {length} bytes does not fit the file")
+            try:
+                header = json.loads(fh.read(length))
+            except (UnicodeDecodeError, json.JSONDecodeError) as e:
+                raise ValueError(f"header is not JSON: {e}") from None
+        self._start = 8 + length
+        self._entries: dict[str, tuple[torch.dtype, tuple[int, ...], int, int]] = {}
+        if not isinstance(header, dict):
+            raise ValueError("header is not a JSON object")
+        for key, entry in header.items():
+            if key == "__metadata__":
+                continue
+            try:
+                dtype = _DTYPES[entry["dtype"]]
+                shape = tuple(int(d) for d in entry["shape"])
+                begin, end = (int(x) for x in entry["data_offsets"])
+            except (KeyError, TypeError, ValueError):
+                raise ValueError(f"{key}: bad header entry") from None
+            if any(d < 0 for d in shape):
+                raise ValueError(f"{key}: negative dimension")
+            nbytes = math.prod(shape) * torch.empty((), dtype=dtype).element_size()
+            if not 0 <= begin <= end <= size - self._start or end - begin != nbytes:
+                raise ValueError(f"{key}: data offsets do not fit its shape or the file")
+            self._entries[key] = (dtype, shape, begin, end)
 
     def __getitem__(self, key: str) -> Tensor:
-        if key not in self._keys:
-            raise KeyError(key)
-        return self._file.get_tensor(key)
+        dtype, shape, begin, end = self._entries[key]
+        out = torch.empty(shape, dtype=dtype)
+        if end > begin:
+            with open(self.path, "rb") as fh:
+                fh.seek(self._start + begin)
+                view: Any = out.view(-1).view(torch.uint8).numpy()
+                if fh.readinto(view) != end - begin:
+                    raise ValueError(f"{key}: file ends inside its data")
+        return out
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._keys)
+        return iter(self._entries)
 
     def __len__(self) -> int:
-        return len(self._keys)
+        return len(self._entries)
+
+    def shape(self, key: str) -> tuple[int, ...]:
+        return self._entries[key][1]
 
 
 def weight_bytes(codec: nn.Module) -> int:

@@ -130,3 +130,20 @@ def test_bundled_model_keeps_its_tokens_in_the_streaming_default() -> None:
     assert float((encode_signal(reduced, sig) == toks).mean()) >= 0.95
     ref = decode_tokens(fp32, toks, sig.shape[1])
     assert snr_db(ref, decode_tokens(reduced, toks, sig.shape[1])) > 30
+
+
+def test_file_tensors_read_what_safetensors_reads(tiny: Path, tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    expected = load_file(str(tiny / "model.safetensors"))
+    got = prec.FileTensors(tiny / "model.safetensors")
+    assert set(got) == set(expected)
+    for key, value in expected.items():
+        assert torch.equal(got[key], value), key
+    data = (tiny / "model.safetensors").read_bytes()
+    shutil.copy(tiny / "config.json", tmp_path)
+    for bad in (data[:4], data[:-100], b"\xff" * 8 + data[8:]):
+        (tmp_path / "model.safetensors").write_bytes(bad)
+        with pytest.raises(ModelLoadError, match="model.safetensors") as e:
+            load_codec(str(tmp_path), precision="int8")
+        assert "\n" not in str(e.value)
