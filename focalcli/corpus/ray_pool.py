@@ -117,12 +117,11 @@ class RayPool:
 
     def results(self, jobs: list[Job]) -> Iterator[FileResult]:
         ray = self.ray
-        from ray.exceptions import RayActorError, RayTaskError
-
+        errors = ray.exceptions
         queue: deque[tuple[Job, int]] = deque((job, 0) for job in jobs)
         pending: dict[Any, tuple[int, int, Job, int]] = {}  # ref -> slot, generation, job, tries
         try:
-            yield from self._run(queue, pending, RayActorError, RayTaskError)
+            yield from self._run(queue, pending, errors.RayActorError, errors.RayTaskError)
         finally:  # stopped early (Ctrl-C, an error): drop what is queued on the workers
             for ref, (index, generation, _job, _tries) in pending.items():
                 slot = self._slots[index] if index < len(self._slots) else None
