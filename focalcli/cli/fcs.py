@@ -41,6 +41,9 @@ def new_writer(out: BinaryIO, codec: Any, *, source_rate: int, channels: int,
     kwargs: dict[str, Any] = {}
     if packet_tokens is not None:
         kwargs["packet_tokens"] = packet_tokens
+    if channels > MAX_CODED_CHANNELS:
+        raise InputProblem(f"has {channels} channels; focal codes at most {MAX_CODED_CHANNELS} "
+                           "(without --multichannel the channels are mixed to mono)")
     header = FcsHeader(
         model_name=codec.name, model_hash=codec.weights_hash,
         bits_per_token=codec.bits_per_token, token_rate=codec.token_rate,
@@ -77,6 +80,9 @@ def _invalid(err: FcsError, name: str) -> StreamInvalid:
 FILL_BLOCK_TOKENS = 4096
 #: highest source sample rate focal decodes to (`--rate source`), Hz
 MAX_SOURCE_RATE = 768000
+#: most coded channels focal encodes and decodes (the format allows 255): every channel is one
+#: more sequence in the model's batch, so this bounds the memory a header can ask for
+MAX_CODED_CHANNELS = 16
 
 
 class TokenStream:
@@ -211,7 +217,8 @@ def check_header_for_codec(header: FcsHeader, codec: Any, name: str) -> None:
     """Refuse (StreamInvalid, exit 5) a header whose fields `codec` does not have.
 
     Bits per token, token rate and the input and output sample rates must be the model's
-    own; the source rate (what `--rate source` resamples to) at most 768 kHz.
+    own; at most MAX_CODED_CHANNELS channels; the source rate (what `--rate source` resamples
+    to) at most 768 kHz.
     """
     model_rate = Fraction(float(codec.token_rate)).limit_denominator(65535)
     checks = (
@@ -224,6 +231,9 @@ def check_header_for_codec(header: FcsHeader, codec: Any, name: str) -> None:
         if got != wanted:
             raise StreamInvalid(f"header says {label} {got}, but model {codec.name} has "
                                 f"{wanted}: not a stream of this model", name)
+    if header.channels > MAX_CODED_CHANNELS:
+        raise StreamInvalid(f"header says {header.channels} channels; focal decodes at most "
+                            f"{MAX_CODED_CHANNELS}", name)
     if header.source_sample_rate > MAX_SOURCE_RATE:
         raise StreamInvalid(f"header says source sample rate {header.source_sample_rate} Hz, "
                             f"beyond the {MAX_SOURCE_RATE} Hz focal decodes", name)

@@ -96,13 +96,25 @@ def test_header_fields_the_model_lacks_are_refused_with_exit_5(
     assert "exceeds the input sample rate" in line and "integrity ok" not in proc.stdout.decode()
 
 
-def test_255_channels_without_packets_stay_small(
+def test_channel_counts_beyond_what_focal_codes_are_refused(
         run: Run, tmp_path: Path, coded: tuple[bytes, FcsHeader, int]) -> None:
+    """255 channels used to take GBs; focal codes at most 16, and refuses more both ways."""
+    import numpy as np
+
     _, header, _ = coded
     (tmp_path / "wide.fcs").write_bytes(crafted(header, channels=255, num_samples=10**9))
-    run("decode", "wide.fcs", "wide.wav", expect=4)
-    info = sf.info(tmp_path / "wide.wav")
-    assert info.channels == 255 and info.frames <= 2 * 4 * 320
+    proc = run("decode", "wide.fcs", "wide.wav", expect=5)
+    (line,) = error_lines(proc)
+    assert "header says 255 channels; focal decodes at most 16" in line
+    (tmp_path / "sixteen.fcs").write_bytes(crafted(header, channels=16, num_samples=10**9))
+    run("decode", "sixteen.fcs", "sixteen.wav", expect=4)
+    info = sf.info(tmp_path / "sixteen.wav")
+    assert info.channels == 16 and info.frames <= 2 * 4 * 320
+    sf.write(tmp_path / "many.wav", np.zeros((1600, 17), np.float32), 16000)
+    proc = run("encode", "many.wav", "many.fcs", "--multichannel", expect=3)
+    (line,) = error_lines(proc)
+    assert "has 17 channels; focal codes at most 16" in line
+    assert not (tmp_path / "many.fcs").exists()
 
 
 def test_a_duplicated_packet_is_dropped(run: Run, tmp_path: Path,
