@@ -181,15 +181,16 @@ class FcsReader:
     def num_samples(self) -> int | None:
         """Samples per channel at the source rate that the stream can justify.
 
-        The stated count (:attr:`stated_num_samples`), bounded by the tokens the stream holds:
-        after the end marker by its total (one token of rounding), after a cut-off end by the
-        tokens read plus :func:`~focalcli.container.fcs.truncated_tail_tokens`, while reading
-        by the tokens read so far plus that tail. A decoder never makes more audio than this
-        from a crafted header.
+        Once the stream has been read (end marker or end of input): the stated count
+        (:attr:`stated_num_samples`) bounded by the tokens the stream holds, after the end
+        marker by its total (one token of rounding), after a cut-off end by the tokens read
+        plus :func:`~focalcli.container.fcs.truncated_tail_tokens`. While reading: the stated
+        count (a cap on what is written, never allocated). A decoder never makes more audio
+        than this from a crafted header.
         """
         stated = self.stated_num_samples
-        if stated is None:
-            return None
+        if stated is None or not self._done:
+            return stated
         return min(stated, samples_in_tokens(self.header, self.tokens_justified))
 
     @property
