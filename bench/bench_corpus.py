@@ -120,6 +120,7 @@ def main() -> None:
         runs: list[tuple[str, list[str]]] = [("-j 1", ["-j", "1"]), ("-j 2", ["-j", "2"])]
         address = None
         if not args.no_ray:
+            os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # loopback only
             import ray
 
             start = time.perf_counter()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,8 +33,19 @@ LOCAL_OBJECT_STORE_BYTES = 128 * 2**20
 INSTALL_HINT = "--ray needs Ray: pip install 'focalcli[ray]'"
 
 
-def import_ray() -> Any:
-    """ray, or a one-line FocalError (exit 2) saying how to install it."""
+#: Ray reads this when imported: "0" makes a cluster started here listen on loopback only
+LOOPBACK_ONLY_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
+def import_ray(local: bool = False) -> Any:
+    """ray, or a one-line FocalError (exit 2) saying how to install it.
+
+    `local`: the run starts its own single-machine cluster, which then binds to 127.0.0.1
+    only (nothing outside this machine can reach its workers); a no-op if ray is already
+    imported or the variable is set.
+    """
+    if local and "ray" not in sys.modules:
+        os.environ.setdefault(LOOPBACK_ONLY_ENV, "0")
     try:
         import ray
     except ImportError:
@@ -74,7 +86,7 @@ class RayPool:
 
     def __init__(self, spec: EncodeSpec, address: str | None, workers: int | None,
                  threads: int | None = None) -> None:
-        self.ray = import_ray()
+        self.ray = import_ray(local=address is None)
         self.spec = spec
         self.cpus_per_worker = max(1, threads or 1)
         self._started = False

@@ -22,6 +22,8 @@ from focalcli.corpus.manifest import read_manifest
 from focalcli.corpus.plan import Shard
 from focalcli.corpus.work import EncodeSpec, FileResult
 
+# the test cluster listens on 127.0.0.1 only (read by ray when imported)
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 ray = pytest.importorskip("ray")
 
 
@@ -119,6 +121,7 @@ def test_cli_joins_a_running_cluster(cluster: Any, long_corpus: tuple[Path, dict
     """`focal encode --ray ADDRESS` in its own process, as on a multi-node cluster's head."""
     corpus, local = long_corpus
     address = cluster.get_runtime_context().gcs_address
+    assert address.startswith("127.0.0.1:")  # loopback only
     out = tmp_path / "out"
     proc = focal("encode", corpus, "-d", out, "--ray", address, "-j", "2", cwd=tmp_path,
                  env={"RAY_AUTH_MODE": os.environ["RAY_AUTH_MODE"]},

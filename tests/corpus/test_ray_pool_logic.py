@@ -102,7 +102,7 @@ class _FakeRay:
 def test_a_file_that_kills_its_worker_becomes_an_error(monkeypatch: pytest.MonkeyPatch,
                                                        tmp_path: Path) -> None:
     fake = _FakeRay()
-    monkeypatch.setattr(ray_pool, "import_ray", lambda: fake)
+    monkeypatch.setattr(ray_pool, "import_ray", lambda local=False: fake)
     pool = ray_pool.RayPool(EncodeSpec(), None, None)
     assert pool.workers == 2  # one per CPU of the cluster
     names = ["a", "b", "poison", "c", "d", "e"]
