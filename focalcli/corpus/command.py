@@ -47,7 +47,8 @@ def encode_corpus(jobs: list[Job], output_dir: str | None, settings: Settings, *
         raise UsageProblem("--packet-ms applies to --format fcs only")
     shard = parse_shard(shard_text or "1/1")
     address = check_ray_address(ray_address) if ray_address is not None else None
-    spec = EncodeSpec(model=settings.model, threads=settings.threads, force=settings.force,
+    spec = EncodeSpec(model=settings.model, threads=settings.threads,
+                      precision=getattr(settings, "precision", None), force=settings.force,
                       fmt=fmt, multichannel=multichannel, packet_ms=packet_ms)
     from focalcli.corpus.runner import LocalPool, Pool, run_corpus
 

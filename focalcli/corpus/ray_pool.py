@@ -222,4 +222,5 @@ def _as_planned(result: FileResult, job: Job) -> FileResult:
              .replace(os.path.abspath(job.dst), job.dst))
     planned = ManifestRow(**{**row.__dict__, "input": job.src, "output": job.dst,
                              "error": error})
-    return FileResult(planned, result.exit_code, result.model_identity)
+    warnings = tuple(w.replace(os.path.abspath(job.src), job.src) for w in result.warnings)
+    return FileResult(planned, result.exit_code, result.model_identity, warnings)

@@ -148,6 +148,8 @@ def run_corpus(jobs: list[Job], out_dir: Path, spec: EncodeSpec, shard: Shard, p
                     write_model_json(out_dir, identity)
                 writer.append(result.row)
                 codes.append(result.exit_code)
+                for warning in result.warnings:
+                    reporter.warn(warning)
                 if result.row.ok:
                     reporter.detail(f"{result.row.input} -> {result.row.output}: "
                                     f"{result.row.duration_s:.2f} s, {result.row.tokens} tokens "

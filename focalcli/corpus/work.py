@@ -33,11 +33,13 @@ class EncodeSpec:
 
     model: model source for `load_codec` (None: bundled default). threads: torch threads per
     worker (None: the engine's default). fmt: ``fcs`` or ``npy``. packet_ms: `.fcs` packet
-    duration (None: default). multichannel: code each channel as its own stream.
+    duration (None: default). multichannel: code each channel as its own stream. precision:
+    compute precision of the model (``fp32``, ``bf16``, ``int8``; None: fp32).
     """
 
     model: str | None = None
     threads: int | None = None
+    precision: str | None = None
     force: bool = False
     fmt: str = FORMAT_FCS
     multichannel: bool = False
@@ -46,24 +48,28 @@ class EncodeSpec:
 
 @dataclass(frozen=True)
 class FileResult:
-    """A manifest row plus what the driver needs beyond it (exit status, model identity)."""
+    """A manifest row plus what the driver needs beyond it (exit status, model identity,
+    warnings about the input such as clipping, to print)."""
 
     row: ManifestRow
     exit_code: int
     model_identity: dict[str, Any] | None = None
+    warnings: tuple[str, ...] = ()
 
 
-def model_identity(codec: Any) -> dict[str, Any]:
+def model_identity(codec: Any, precision: str | None = None) -> dict[str, Any]:
     """What a reader of tokens needs to know about the model (`model.json`, token table).
 
     `token_space` (16 hex digits, or None) names the encoder side: models that share it give
-    the same tokens, so their tokens can be decoded by either.
+    the same tokens, so their tokens can be decoded by either. `precision`: the compute
+    precision the tokens were made with (fp32 unless asked otherwise).
     """
     return {"name": codec.name, "weights_hash": codec.weights_hash,
             "bits_per_token": int(codec.bits_per_token), "token_rate": float(codec.token_rate),
             "sample_rate_input": int(codec.sample_rate_input),
             "sample_rate_output": int(codec.sample_rate_output), "causal": bool(codec.causal),
-            "token_space": getattr(codec, "token_space", None)}
+            "token_space": getattr(codec, "token_space", None),
+            "precision": precision or "fp32"}
 
 
 class FileEncoder:
@@ -83,7 +89,8 @@ class FileEncoder:
                 from focalcli.cli.settings import Settings
 
                 self._codec = CodecCache(Settings(model=self.spec.model,
-                                                  threads=self.spec.threads)).get()
+                                                  threads=self.spec.threads,
+                                                  precision=self.spec.precision)).get()
             return self._codec
 
     def encode(self, job: Job, check: Callable[[], None] | None = None) -> FileResult:
@@ -98,9 +105,9 @@ class FileEncoder:
         try:
             if job.problem is not None:
                 raise job.problem.with_path(job.src)
-            row, identity = self._encode(job, check)
+            row, identity, warnings = self._encode(job, check)
             row = ManifestRow(**{**row.__dict__, "seconds": time.monotonic() - start})
-            return FileResult(row, ExitCode.OK, identity)
+            return FileResult(row, ExitCode.OK, identity, warnings)
         except Cancelled:
             raise
         except FocalError as err:
@@ -116,9 +123,9 @@ class FileEncoder:
                           worker=self.worker, error=message)
         return FileResult(row, code)
 
-    def _encode(self, job: Job,
-                check: Callable[[], None] | None) -> tuple[ManifestRow, dict[str, Any]]:
-        from focalcli.audio import AudioError, open_audio_file
+    def _encode(self, job: Job, check: Callable[[], None] | None
+                ) -> tuple[ManifestRow, dict[str, Any], tuple[str, ...]]:
+        from focalcli.audio import AudioError, input_warnings, open_audio_file
 
         try:
             source = open_audio_file(job.src)
@@ -128,12 +135,14 @@ class FileEncoder:
             codec = self.load()
             payload, done = self._payload(codec, source, job.src, check)
         self._publish(Path(job.dst), payload)
-        identity = model_identity(codec)
+        # NaN, beyond full scale, clipped: warned of as the local batch does
+        warnings = tuple(f"{job.src}: {problem}" for problem in input_warnings(source))
+        identity = model_identity(codec, self.spec.precision)
         row = ManifestRow(job.src, job.dst, STATUS_OK, duration_s=done.duration_s,
                           tokens=done.num_tokens, channels=done.channels, bytes=len(payload),
                           worker=self.worker, model=f"{codec.name}@{codec.weights_hash}",
                           source_rate=done.source_rate, num_samples=done.num_frames)
-        return row, identity
+        return row, identity, warnings
 
     def _payload(self, codec: Any, source: Any, name: str,
                  check: Callable[[], None] | None) -> tuple[bytes, Any]:

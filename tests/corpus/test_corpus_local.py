@@ -222,3 +222,25 @@ def test_ray_missing_says_how_to_install(corpus: Path, tmp_path: Path) -> None:
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.splitlines() == [
         "focal: error: --ray needs Ray: pip install 'focalcli[ray]'"]
+
+
+def test_precision_and_input_warnings_follow_the_local_batch(
+        corpus: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    import soundfile as sf
+
+    src = tmp_path / "corpus"
+    src.mkdir()
+    for path in sorted(corpus.rglob("*.wav"))[:2]:
+        shutil.copy(path, src / path.name)
+    sig, rate = sf.read(sorted(src.iterdir())[0], dtype="float32")
+    sf.write(src / "loud.wav", np.clip(sig * 8, -1.5, 1.5), rate, subtype="FLOAT")
+    code, local_err = _focal(capfd, "encode", src, "-d", tmp_path / "local", "--precision",
+                             "bf16")
+    assert code == 0
+    code, corpus_err = _focal(capfd, "encode", src, "-d", tmp_path / "out", "--precision",
+                              "bf16", "--format", "fcs")
+    assert code == 0
+    assert tree_bytes(tmp_path / "out", ".fcs") == tree_bytes(tmp_path / "local", ".fcs")
+    warnings = sorted(line for line in corpus_err if "warning" in line)
+    assert warnings and all("loud.wav" in line for line in warnings)
+    assert warnings == sorted(line for line in local_err if "warning" in line)
