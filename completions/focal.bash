@@ -62,7 +62,7 @@ _focal() {
             if [[ $cmd == stream ]]; then _focal_files 'fcs'; else _focal_files '@(wav|flac|raw)'; fi
             return ;;
         --loss-model) COMPREPLY=($(compgen -W "random bursty" -- "$cur")); return ;;
-        --precision) COMPREPLY=($(compgen -W "fp32 bf16 int8" -- "$cur")); return ;;
+        --precision) COMPREPLY=($(compgen -W "fp32 bf16 mixed int8" -- "$cur")); return ;;
         --run-dir)
             compopt -o filenames 2>/dev/null
             COMPREPLY=($(compgen -d -- "$cur")); return ;;

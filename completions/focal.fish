@@ -41,7 +41,7 @@ for cmd in encode decode info
     complete -c focal -n "__fish_seen_subcommand_from $cmd" -l threads -x -d 'CPU threads per model call'
 end
 for cmd in encode decode stream play
-    complete -c focal -n "__fish_seen_subcommand_from $cmd" -l precision -x -a 'fp32 bf16 int8' -d 'Compute precision'
+    complete -c focal -n "__fish_seen_subcommand_from $cmd" -l precision -x -a 'fp32 bf16 mixed int8' -d 'Compute precision'
 end
 
 # encode

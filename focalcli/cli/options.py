@@ -28,9 +28,9 @@ def _check_precision(value: str) -> str:
     return value
 
 
-_PRECISION_HELP = ("Compute precision: fp32 (exact, as the reference), bf16 (bfloat16 weights, "
-                   "about 2x faster) or int8 (int8 weights, fastest, least exact); see "
-                   "docs/precision.md.")
+_PRECISION_HELP = ("Compute precision: fp32 (exact, as the reference), bf16 (bfloat16 weights), "
+                   "mixed (bf16 where tokens are made, int8 where audio is made) or int8 "
+                   "(int8 weights: least time, least exact); see docs/precision.md.")
 Precision = Annotated[str, typer.Option(
     "--precision", envvar=ENV_PRECISION, metavar="|".join(PRECISIONS),
     callback=_check_precision,

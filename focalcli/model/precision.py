@@ -1,4 +1,4 @@
-"""Compute precision of a loaded codec: fp32 (exact, the parity path), bf16 or int8 weights.
+"""Compute precision of a loaded codec: fp32 (exact, the parity path), bf16, mixed or int8.
 
 A streaming chunk of the 249 M-parameter causal models is a 4-row product with every weight,
 so its time is the time to read the weights: 4 bytes each in fp32, 2 in bf16, 1 in int8.
@@ -9,6 +9,9 @@ so its time is the time to read the weights: 4 bytes each in fp32, 2 in bf16, 1 
   outputs return to float32 before the (float32) bias is added, so norms, attention scores,
   activations and state stay float32. (A bias rounded to bfloat16 cost the bundled model's
   decoder 27 dB of SNR against float32.)
+* ``mixed``: ``bf16`` in the encoder and compressor (which decide the tokens), ``int8`` in the
+  decompressor and decoder (which make the audio): tokens as close to fp32 as ``bf16`` gives,
+  less to read per chunk.
 * ``int8``: large ``nn.Linear`` weights are int8 with one bfloat16 scale per output row
   (symmetric, ``round(w / s)``, ``s = max|w_row| / 127``), multiplied by bfloat16 activations
   (weight-only: activations are never quantised); convolutions as in ``bf16``.
@@ -50,8 +53,8 @@ class PrecisionError(ValueError):
 def check_precision(name: str) -> str:
     if name not in PRECISIONS:
         raise PrecisionError(f"unknown precision {name!r}: choose one of {', '.join(PRECISIONS)}")
-    if name == "int8" and not hasattr(torch, "_weight_int8pack_mm"):
-        raise PrecisionError("precision int8 needs torch._weight_int8pack_mm (torch >= 2.3)")
+    if name in ("int8", "mixed") and not hasattr(torch, "_weight_int8pack_mm"):
+        raise PrecisionError(f"precision {name} needs torch._weight_int8pack_mm (torch >= 2.3)")
     return name
 
 
@@ -98,10 +101,19 @@ class Int8Linear(nn.Module):
         return y.reshape(*x.shape[:-1], self.out_features)
 
 
+#: a streaming call's convolution (few output frames) is done as one matrix product over its
+#: unfolded input, which oneDNN runs far faster than the grouped or long-kernel convolution
+#: (the encoder's 128-tap positional convolution: 75 ms as a bf16 convolution, a few ms as a
+#: product); above this many unfolded values (offline calls over long input) F.conv1d is used
+UNFOLD_LIMIT = 1 << 22
+
+
 class Bf16Conv(nn.Module):
-    """``nn.Conv1d`` / ``nn.ConvTranspose1d`` with bfloat16 weights; float32 in and out.
+    """``nn.Conv1d`` / ``nn.ConvTranspose1d`` with bfloat16 weights; float32 (B, C, L) in and out.
 
     Keeps ``kernel_size``, ``stride``, ``padding``, ``dilation`` and ``groups`` of the original.
+    Short inputs go through matrix products (see ``UNFOLD_LIMIT``); a transposed convolution
+    whose kernel equals its stride (the decompressor's upscaling) always does.
     """
 
     weight: Tensor
@@ -119,15 +131,43 @@ class Bf16Conv(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         xb = x.to(torch.bfloat16)
+        k, stride = self.kernel_size[0], self.stride[0]
         if self.transposed:
-            y = F.conv_transpose1d(xb, self.weight, None, self.stride,
-                                   self.padding,  # type: ignore[arg-type]
-                                   self.output_padding, self.groups, self.dilation)
+            plain = (k == stride and self.groups == 1 and self.dilation[0] == 1
+                     and tuple(self.padding) == (0,) and self.output_padding[0] == 0)
+            if plain:  # no overlap: one product, (B*L, Cin) @ (Cin, Cout*k)
+                B, C, L = xb.shape
+                rows = xb.transpose(1, 2).reshape(B * L, C)
+                y = rows @ self.weight.reshape(C, -1)
+                y = y.reshape(B, L, -1, k).permute(0, 2, 1, 3).reshape(B, -1, L * k)
+            else:
+                y = F.conv_transpose1d(xb, self.weight, None, self.stride,
+                                       self.padding,  # type: ignore[arg-type]
+                                       self.output_padding, self.groups, self.dilation)
         else:
-            y = F.conv1d(xb, self.weight, None, self.stride, self.padding,
-                         self.dilation, self.groups)
+            y = self._conv(xb, k, stride)
         y = y.to(x.dtype)
         return y if self.bias is None else y + self.bias[:, None]
+
+    def _conv(self, xb: Tensor, k: int, stride: int) -> Tensor:
+        dilation = self.dilation[0]
+        if isinstance(self.padding, str):
+            return F.conv1d(xb, self.weight, None, self.stride, self.padding,
+                            self.dilation, self.groups)
+        if self.padding[0]:
+            xb = F.pad(xb, (self.padding[0], self.padding[0]))
+        B, C, L = xb.shape
+        span = dilation * (k - 1) + 1
+        frames = (L - span) // stride + 1
+        if frames < 1 or B * frames * C * k > UNFOLD_LIMIT:
+            return F.conv1d(xb, self.weight, None, self.stride, 0, self.dilation, self.groups)
+        G = self.groups
+        windows = xb.unfold(2, span, stride)[..., ::dilation]  # (B, C, frames, k)
+        cols = (windows.reshape(B, G, C // G, frames, k).permute(1, 0, 3, 2, 4)
+                .reshape(G, B * frames, C // G * k))
+        w = self.weight.reshape(G, -1, C // G * k)  # (G, Cout/G, Cin/G * k), a view
+        y = torch.bmm(cols, w.transpose(1, 2))  # (G, B * frames, Cout/G)
+        return y.reshape(G, B, frames, -1).permute(1, 0, 3, 2).reshape(B, -1, frames)
 
 
 def _converted(module: nn.Module, precision: str) -> nn.Module | None:
@@ -143,8 +183,12 @@ def _converted(module: nn.Module, precision: str) -> nn.Module | None:
     return None
 
 
-def _targets(root: nn.Module) -> list[tuple[str, str]]:
-    """(parent path, attribute) of every module that a reduced precision replaces.
+#: ``mixed``: bfloat16 where the tokens are decided, int8 where audio is made
+MIXED = {"encoder": "bf16", "compressor": "bf16", "decompressor": "int8", "decoder": "int8"}
+
+
+def _targets(root: nn.Module, precision: str) -> list[tuple[str, str, str]]:
+    """(parent path, attribute, precision) of every module that ``precision`` replaces.
 
     Names only, so that converting one does not keep the float32 originals of the others alive.
     """
@@ -152,11 +196,13 @@ def _targets(root: nn.Module) -> list[tuple[str, str]]:
     for path, parent in root.named_modules():
         for attr, child in parent.named_children():
             weight = getattr(child, "weight", None)
-            if f"{path}.{attr}" in KEEP_FP32:
+            name = f"{path}.{attr}" if path else attr
+            if name in KEEP_FP32:
                 continue
-            if (type(child) in (nn.Linear, nn.Conv1d, nn.ConvTranspose1d)
+            leaf = MIXED.get(name.split(".")[0], "bf16") if precision == "mixed" else precision
+            if (leaf != "fp32" and type(child) in (nn.Linear, nn.Conv1d, nn.ConvTranspose1d)
                     and isinstance(weight, Tensor) and weight.numel() >= MIN_NUMEL):
-                out.append((path, attr))
+                out.append((path, attr, leaf))
     return out
 
 
@@ -167,12 +213,11 @@ def apply_precision(codec: nn.Module, precision: str) -> nn.Module:
     ``fp32`` leaves it untouched. Sets ``codec.precision``.
     """
     check_precision(precision)
-    if precision != "fp32":
-        for path, attr in _targets(codec):
-            parent = codec.get_submodule(path)
-            new = _converted(getattr(parent, attr), precision)
-            if new is not None:
-                setattr(parent, attr, new)
+    for path, attr, leaf in _targets(codec, precision):
+        parent = codec.get_submodule(path)
+        new = _converted(getattr(parent, attr), leaf)
+        if new is not None:
+            setattr(parent, attr, new)
     setattr(codec, "precision", precision)  # noqa: B010 - nn.Module attribute
     return codec
 
@@ -215,18 +260,17 @@ def load_converted(codec: nn.Module, weights: Path, precision: str) -> None:
         return f[key].to(like.dtype)
 
     done: set[str] = set()
-    if precision != "fp32":
-        for path, attr in _targets(codec):
-            parent = codec.get_submodule(path)
-            child = getattr(parent, attr)
-            prefix = f"{path}.{attr}" if path else attr
-            for pname, p in child.named_parameters(recurse=False):
-                p.data = tensor(f"{prefix}.{pname}", p)
-                done.add(f"{prefix}.{pname}")
-            new = _converted(child, precision)
-            del child
-            if new is not None:
-                setattr(parent, attr, new)
+    for path, attr, leaf in _targets(codec, precision):
+        parent = codec.get_submodule(path)
+        child = getattr(parent, attr)
+        prefix = f"{path}.{attr}" if path else attr
+        for pname, p in child.named_parameters(recurse=False):
+            p.data = tensor(f"{prefix}.{pname}", p)
+            done.add(f"{prefix}.{pname}")
+        new = _converted(child, leaf)
+        del child
+        if new is not None:
+            setattr(parent, attr, new)
     state = codec.state_dict(keep_vars=True)
     for key in sorted(keys - done):
         target = state[key]

@@ -15,7 +15,7 @@ HUB_OWNER = "lucadellalib"
 #: in bfloat16 or int8. Coding files defaults to fp32; streaming to STREAM_PRECISION, chosen
 #: by bench/bench_precision.py (docs/precision.md): the 4k causal model streams live on one
 #: core with it and the bundled model keeps >= 98 % of its fp32 tokens.
-PRECISIONS = ("fp32", "bf16", "int8")
+PRECISIONS = ("fp32", "bf16", "mixed", "int8")
 FILE_PRECISION = "fp32"
 STREAM_PRECISION = "bf16"
 

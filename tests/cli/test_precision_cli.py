@@ -61,4 +61,4 @@ def test_unknown_precision_is_a_usage_error(run: Run, voiced: Path) -> None:
     for cmd in (("encode", voiced, "x.fcs"), ("stream", "-i", voiced, "-o", "x.fcs")):
         proc = run(*cmd, "--precision", "fp16", expect=2)
         lines = error_lines(proc)
-        assert len(lines) == 1 and "fp16" in lines[0] and "fp32, bf16, int8" in lines[0]
+        assert len(lines) == 1 and "fp16" in lines[0] and "fp32, bf16, mixed, int8" in lines[0]

@@ -62,14 +62,20 @@ def test_small_layers_stay_float32(tiny: Path) -> None:
     assert all(p.dtype == torch.float32 for p in codec.parameters())
 
 
-@pytest.mark.parametrize("precision", ["bf16", "int8"])
+@pytest.mark.parametrize("precision", ["bf16", "mixed", "int8"])
 def test_reduced_precision_tracks_fp32(tiny: Path, precision: str, small_threshold: None
                                        ) -> None:
     fp32 = load_codec(str(tiny))
     reduced = load_codec(str(tiny), precision=precision)
     kinds = {type(m).__name__ for m in reduced.modules()}
-    assert ("Int8Linear" if precision == "int8" else "Bf16Linear") in kinds
+    assert ("Bf16Linear" in kinds) == (precision != "int8")
+    assert ("Int8Linear" in kinds) == (precision != "bf16")
     assert "Bf16Conv" in kinds
+    if precision == "mixed":
+        for role in ("encoder", "compressor", "decompressor", "decoder"):
+            role_kinds = {type(m).__name__ for m in getattr(reduced, role).modules()}
+            linear = "Int8Linear" if role in ("decompressor", "decoder") else "Bf16Linear"
+            assert linear in role_kinds, role
     assert not [n for n, m in reduced.named_modules() if type(m) is nn.Linear
                 and m.weight.numel() >= 256 and n not in prec.KEEP_FP32]
     # the layer deciding the token bits is kept in float32 whatever the threshold says
@@ -84,10 +90,10 @@ def test_reduced_precision_tracks_fp32(tiny: Path, precision: str, small_thresho
     ref = decode_tokens(fp32, toks, sig.shape[1])
     out = decode_tokens(reduced, toks, sig.shape[1])
     assert out.shape == ref.shape
-    assert snr_db(ref, out) > (25 if precision == "bf16" else 15)
+    assert snr_db(ref, out) > {"bf16": 25, "mixed": 15, "int8": 15}[precision]
 
 
-@pytest.mark.parametrize("precision", ["bf16", "int8"])
+@pytest.mark.parametrize("precision", ["bf16", "mixed", "int8"])
 def test_built_from_the_file_equals_converted_after_loading(tiny: Path, precision: str,
                                                             small_threshold: None) -> None:
     streamed = load_codec(str(tiny), precision=precision)
