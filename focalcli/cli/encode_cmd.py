@@ -100,15 +100,15 @@ def encode(
     from focalcli.audio import AUDIO_EXTENSIONS
 
     if ray is not None or shard is not None or fmt is not None:  # a corpus: focalcli.corpus
-        from click.core import ParameterSource
-
         from focalcli.corpus.command import encode_corpus
 
         if output_dir is None:
             raise UsageProblem("--ray, --shard and --format code a corpus: give --output-dir")
         plan = plan_jobs(inputs, output_dir, out_ext=f".{fmt or 'fcs'}",
                          folder_exts=AUDIO_EXTENSIONS)
-        workers = None if ctx.get_parameter_source("jobs") == ParameterSource.DEFAULT else jobs
+        # -j not given (nor FOCAL_JOBS): Ray runs one worker per CPU of the cluster
+        jobs_source = getattr(ctx.get_parameter_source("jobs"), "name", "")
+        workers = None if jobs_source == "DEFAULT" else jobs
         raise typer.Exit(encode_corpus(plan, output_dir, settings, ray_address=ray,
                                        shard_text=shard, fmt=fmt, workers=workers,
                                        multichannel=multichannel, packet_ms=packet_ms, raw=raw))

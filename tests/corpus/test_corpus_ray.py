@@ -123,9 +123,10 @@ def test_cli_joins_a_running_cluster(cluster: Any, long_corpus: tuple[Path, dict
     address = cluster.get_runtime_context().gcs_address
     assert address.startswith("127.0.0.1:")  # loopback only
     out = tmp_path / "out"
-    proc = focal("encode", corpus, "-d", out, "--ray", address, "-j", "2", cwd=tmp_path,
+    proc = focal("encode", corpus, "-d", out, "--ray", address, "-v", cwd=tmp_path,
                  env={"RAY_AUTH_MODE": os.environ["RAY_AUTH_MODE"]},
                  expect=0)
     assert b"focal: error" not in proc.stderr
+    assert f"coding 10 files on 2 Ray workers ({address})".encode() in proc.stderr  # 1 per CPU
     assert tree_bytes(out, ".fcs") == local
     assert len(read_manifest(out / "manifest.tsv")) == 10
