@@ -374,7 +374,9 @@ def format_summary(r: dict[str, Any]) -> str:
         source += f", {r['source_samples']} samples"
     lines = [
         f"{r['file']}:",
-        f"  model       {r['model']} (weights {r['model_hash']})",
+        f"  model       {r['model']} (weights {r['model_hash']}"
+        + (f", token space {r['token_space']})" if r["token_space"] else ")")
+        + f", format version {r['format_version']}",
         f"  duration    {r['duration']:.3f} s, {r['channels']} channel(s)",
         f"  bitrate     {r['bitrate'] / 1000:.3f} kbit/s in total, payload "
         f"{r['payload_bitrate'] / 1000:.3f} kbit/s ({r['bits_per_token']} bits x "
