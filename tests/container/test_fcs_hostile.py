@@ -177,3 +177,13 @@ def test_version_2_header_names_the_token_space() -> None:
     assert make_header().version == 1 and encode_header(make_header())[3] == 1
     with pytest.raises(FcsValueError, match="token space"):
         make_header(token_space="xyz")
+
+
+def test_writer_refuses_a_count_its_tokens_cannot_hold() -> None:
+    from focalcli.container import FcsWriter
+
+    writer = FcsWriter(io.BytesIO(), make_header(packet_tokens=4))
+    writer.write(pattern_tokens(1, 10, 12))
+    with pytest.raises(FcsValueError, match="need 21 tokens per channel, but only 10"):
+        writer.close(num_samples=20 * 960 + 1)  # 48 kHz source: 960 samples per token
+    writer.close(num_samples=11 * 960)  # one token of rounding is fine
