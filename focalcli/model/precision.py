@@ -104,7 +104,8 @@ class Int8Linear(nn.Module):
 #: a streaming call's convolution (few output frames) is done as one matrix product over its
 #: unfolded input, which oneDNN runs far faster than the grouped or long-kernel convolution
 #: (the encoder's 128-tap positional convolution: 75 ms as a bf16 convolution, a few ms as a
-#: product); above this many unfolded values (offline calls over long input) F.conv1d is used
+#: product); above this many unfolded values (offline calls over long input) F.conv1d is used,
+#: and always for depthwise convolutions (one channel per group), which it runs well
 UNFOLD_LIMIT = 1 << 22
 
 
@@ -159,7 +160,7 @@ class Bf16Conv(nn.Module):
         B, C, L = xb.shape
         span = dilation * (k - 1) + 1
         frames = (L - span) // stride + 1
-        if frames < 1 or B * frames * C * k > UNFOLD_LIMIT:
+        if frames < 1 or B * frames * C * k > UNFOLD_LIMIT or self.groups == C:  # depthwise
             return F.conv1d(xb, self.weight, None, self.stride, 0, self.dilation, self.groups)
         G = self.groups
         windows = xb.unfold(2, span, stride)[..., ::dilation]  # (B, C, frames, k)
