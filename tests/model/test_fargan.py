@@ -185,20 +185,22 @@ def test_converter_unpacks_8x4_blocks() -> None:
 
 
 CACHE = Path.home() / ".cache" / "focal" / "fargan"
+# Written by `bench/bench_fargan.py parity` (after `PLAIN_C=1 scripts/get-opus-fargan.sh`).
+PARITY = CACHE / "parity-dev" / "work" / "1183-124566-0000"
 
 
 @pytest.mark.skipif(not (CACHE / "fargan.safetensors").exists()
-                    or not (CACHE / "parity" / "gen" / "a_c.s16").exists(),
+                    or not PARITY.with_suffix(".plainc.s16").exists(),
                     reason="converted FARGAN weights / Opus reference output not present")
 def test_converted_weights_match_opus_plain_c() -> None:
-    """Opus's plain-C build (see docs/fargan.md) and ours in Opus arithmetic, sample-exact."""
+    """Opus's scalar-C build (see docs/fargan.md) and ours in Opus arithmetic, sample-exact."""
     from safetensors.torch import load_file
 
     m = FARGAN().eval()
     m.load_state_dict(load_file(str(CACHE / "fargan.safetensors")))
     m.set_opus_arithmetic(True)
-    feats = np.fromfile(CACHE / "parity" / "a.f32", dtype=np.float32).reshape(-1, 36)[:15, :20]
-    ref = np.fromfile(CACHE / "parity" / "gen" / "a_c.s16", dtype=np.int16)[: 10 * FRAME_SIZE]
+    feats = np.fromfile(PARITY.with_suffix(".f32"), dtype=np.float32).reshape(-1, 36)[:15, :20]
+    ref = np.fromfile(PARITY.with_suffix(".plainc.s16"), dtype=np.int16)[: 10 * FRAME_SIZE]
     with torch.no_grad():
         sig, _ = m(torch.from_numpy(feats.copy())[None])
     ours = np.floor(0.5 + np.clip(32768 * sig[0].double().numpy(), -32767, 32767))
