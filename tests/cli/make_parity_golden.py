@@ -14,12 +14,15 @@ it stores what the reference gives:
   is checked to give the same tokens.
 
 Also ``input.wav`` (16-bit PCM; the reference reads exactly the samples focal reads) and
-``meta.json``. Run with OMP_NUM_THREADS=1; it takes about a minute.
+``meta.json``. Run with OMP_NUM_THREADS=1; it takes about a minute. With ``--full`` it does the
+same for the full-size checkpoints (configs as released, the same weight rule) into
+``parity/full/`` (several minutes and about 3 GB of memory), for the opt-in full-size test.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -74,23 +77,28 @@ def reference_outputs(ref: torch.nn.Module, sig: np.ndarray) -> tuple[np.ndarray
     return toks.numpy(), audio.numpy()
 
 
-def main(reference_root: str) -> None:
+def main(reference_root: str, full: bool = False) -> None:
     torch.set_num_threads(1)
     sys.path.insert(0, reference_root)
     from focalcodec import FocalCodec as Reference  # the reference implementation
 
     from focalcli.model.codec import FocalCodec
 
-    PARITY_DIR.mkdir(exist_ok=True)
+    out_dir = PARITY_DIR / "full" if full else PARITY_DIR
+    out_dir.mkdir(parents=True, exist_ok=True)
     wav = PARITY_DIR / "input.wav"
     sf.write(wav, make_signal(max(LENGTHS)), SAMPLE_RATE, subtype="PCM_16")
-    full, _ = sf.read(wav, dtype="float32")
+    signal, _ = sf.read(wav, dtype="float32")
+    import focalcodec
+
     commit = subprocess.run(["git", "-C", reference_root, "rev-parse", "--short", "HEAD"],
-                            capture_output=True, text=True).stdout.strip() or "unknown"
-    meta: dict = {"reference": f"lucadellalib/focalcodec {commit}", "torch": torch.__version__,
+                            capture_output=True, text=True).stdout.strip()
+    commit = commit or os.environ.get("REFERENCE_COMMIT", "unknown commit")
+    meta: dict = {"reference": f"lucadellalib/focalcodec {commit} (v{focalcodec.__version__})",
+                  "torch": torch.__version__,
                   "lengths": list(LENGTHS), "models": {}}
     for name, config in catalogue_configs().items():
-        twin = twin_config(config)
+        twin = config if full else twin_config(config)
         ref = Reference(**twin).eval()
         fill_parameters(ref.named_parameters())
         # the reference caches the attention position bias and refreshes it on loading
@@ -101,23 +109,26 @@ def main(reference_root: str) -> None:
         assert ref_sd.keys() == our_sd.keys()
         for key, value in ref_sd.items():
             assert torch.equal(value, our_sd[key]), f"{name}: {key} differs"
-        (PARITY_DIR / f"{name}.json").write_text(json.dumps(twin, indent=1) + "\n")
+        del ours, our_sd
+        if not full:
+            (out_dir / f"{name}.json").write_text(json.dumps(twin, indent=1) + "\n")
         arrays = {}
         entry = {}
         for n in LENGTHS:
-            toks, audio = reference_outputs(ref, full[:n])
+            toks, audio = reference_outputs(ref, signal[:n])
             arrays[f"tokens_{n}"] = toks.astype(np.int64)
             arrays[f"audio_{n}"] = audio.astype(np.float32)
             entry[str(n)] = {"tokens": int(toks.shape[1]), "samples": int(audio.shape[1]),
                              "peak": round(float(np.abs(audio).max()), 4)}
-        np.savez_compressed(PARITY_DIR / f"{name}.npz", **arrays)
+        np.savez_compressed(out_dir / f"{name}.npz", **arrays)
         meta["models"][name] = {"sample_rate_output": int(ref.sample_rate_output),
                                 "causal": bool(ref.causal), **entry}
         print(name, entry, flush=True)
-    (PARITY_DIR / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
+    (out_dir / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
+    args = [a for a in sys.argv[1:] if a != "--full"]
+    if len(args) != 1:
         sys.exit(__doc__)
-    main(sys.argv[1])
+    main(args[0], full="--full" in sys.argv)

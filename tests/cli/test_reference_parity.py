@@ -5,18 +5,29 @@ rebuilt from their names, `focal encode` must give exactly the reference's token
 decode` the reference's audio within 1e-4, with the reference's number of tokens and samples,
 for an input of whole 80 ms chunks and one that is not. The reference's outputs were written by
 ``make_parity_golden.py`` from lucadellalib/focalcodec (``parity/meta.json``).
+
+With ``FOCAL_FULL_PARITY=1`` the same check runs on the full-size checkpoints (the released
+configs with the same weight rule; ``parity/full/``): minutes and about 3 GB of memory, so it is
+opt-in.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 from cli_testutil import Run
-from parity_testutil import LENGTHS, PARITY_DIR, SAMPLE_RATE, fill_parameters
+from parity_testutil import (
+    LENGTHS,
+    PARITY_DIR,
+    SAMPLE_RATE,
+    catalogue_configs,
+    fill_parameters,
+)
 
 from focalcli.container import FcsReader
 
@@ -36,13 +47,16 @@ def test_every_catalogued_checkpoint_has_a_twin() -> None:
         assert info.token_rate == TOKEN_RATES[info.name]
 
 
-def save_twin(folder: Path, name: str) -> Path:
+def save_twin(folder: Path, name: str, full: bool = False) -> Path:
     import torch
     from safetensors.torch import save_file
 
     from focalcli.model.codec import FocalCodec
 
-    config = json.loads((PARITY_DIR / f"{name}.json").read_text())
+    if full:
+        config = catalogue_configs()[name]
+    else:
+        config = json.loads((PARITY_DIR / f"{name}.json").read_text())
     codec = FocalCodec(config)
     fill_parameters(codec.named_parameters())
     out = folder / name
@@ -56,8 +70,21 @@ def save_twin(folder: Path, name: str) -> Path:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_cli_matches_the_reference(name: str, run: Run, tmp_path: Path) -> None:
-    model = save_twin(tmp_path / "models", name)
-    golden = np.load(PARITY_DIR / f"{name}.npz", allow_pickle=False)
+    check_cli_against_reference(name, run, tmp_path, full=False)
+
+
+@pytest.mark.skipif(os.environ.get("FOCAL_FULL_PARITY") != "1",
+                    reason="full-size checkpoints: set FOCAL_FULL_PARITY=1 (minutes, ~3 GB)")
+@pytest.mark.parametrize("name", NAMES)
+def test_cli_matches_the_reference_full_size(name: str, run: Run, tmp_path: Path) -> None:
+    check_cli_against_reference(name, run, tmp_path, full=True)
+
+
+def check_cli_against_reference(name: str, run: Run, tmp_path: Path, full: bool) -> None:
+    golden_dir = PARITY_DIR / "full" if full else PARITY_DIR
+    meta = json.loads((golden_dir / "meta.json").read_text())
+    model = save_twin(tmp_path / "models", name, full)
+    golden = np.load(golden_dir / f"{name}.npz", allow_pickle=False)
     full, rate = sf.read(PARITY_DIR / "input.wav", dtype="int16")
     assert rate == SAMPLE_RATE
     env = {"FOCAL_MODEL": str(model)}
@@ -74,7 +101,7 @@ def test_cli_matches_the_reference(name: str, run: Run, tmp_path: Path) -> None:
         audio, out_rate = sf.read(tmp_path / "dec" / f"{n}.wav", dtype="float32",
                                   always_2d=True)
         expected = golden[f"audio_{n}"]
-        assert out_rate == META["models"][name]["sample_rate_output"]
+        assert out_rate == meta["models"][name]["sample_rate_output"]
         assert audio.T.shape == expected.shape, f"{name}, n={n}"
         np.testing.assert_allclose(audio.T, expected, atol=1e-4, rtol=0,
                                    err_msg=f"{name}, n={n}")
@@ -84,5 +111,5 @@ def test_cli_matches_the_reference(name: str, run: Run, tmp_path: Path) -> None:
                           expect=0).stdout)
     record = info[0] if isinstance(info, list) else info
     assert record["token_rate"] == TOKEN_RATES[name]
-    assert record["tokens"] == META["models"][name][str(n)]["tokens"]
+    assert record["tokens"] == meta["models"][name][str(n)]["tokens"]
     assert record["verified"] is True
