@@ -31,7 +31,7 @@ class Settings:
     model: model source for `load_codec` (None: the bundled default).
     threads: torch intra-op threads in total (None: the engine's default).
     jobs: files processed in parallel in a batch (>= 1).
-    precision: compute precision of loaded models (fp32, bf16, int8; None: fp32).
+    precision: compute precision of loaded models (fp32, bf16, mixed, int8; None: fp32).
     progress: draw progress bars (stderr is a terminal and not quiet).
     """
 

@@ -40,9 +40,10 @@ LOOPBACK_ONLY_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 def import_ray(local: bool = False) -> Any:
     """ray, or a one-line FocalError (exit 2) saying how to install it.
 
-    `local`: the run starts its own single-machine cluster, which then binds to 127.0.0.1
-    only (nothing outside this machine can reach its workers); a no-op if ray is already
-    imported or the variable is set.
+    `local`: the run starts its own single-machine cluster on 127.0.0.1 (Ray advertises the
+    loopback address; whether every Ray server also binds only to it depends on the Ray
+    release, so keep such a machine behind a firewall); a no-op if ray is already imported or
+    the variable is set.
     """
     if local and "ray" not in sys.modules:
         os.environ.setdefault(LOOPBACK_ONLY_ENV, "0")

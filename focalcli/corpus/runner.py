@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from focalcli.cli.batch import Cancelled, Job
-from focalcli.cli.errors import ExitCode, OutputProblem, batch_exit_code, describe_os_error
+from focalcli.cli.errors import (
+    ExitCode,
+    OutputProblem,
+    UsageProblem,
+    batch_exit_code,
+    describe_os_error,
+)
 from focalcli.cli.report import Reporter
 from focalcli.corpus.manifest import ManifestRow, ManifestWriter, read_manifest
 from focalcli.corpus.plan import Shard, remove_stale_parts, shard_jobs
@@ -92,6 +98,39 @@ def _size(path: str) -> int:
         return -1
 
 
+def _settings_path(out_dir: Path, shard: Shard) -> Path:
+    return out_dir / f"settings{shard.suffix}.json"
+
+
+def _settings(spec: EncodeSpec) -> dict[str, Any]:
+    """What decides a run's output bytes; a resume must use the same (threads and force do not)."""
+    return {"model": spec.model, "precision": spec.precision or "fp32", "format": spec.fmt,
+            "multichannel": spec.multichannel, "packet_ms": spec.packet_ms}
+
+
+def _same_settings(out_dir: Path, shard: Shard, spec: EncodeSpec) -> bool:
+    """True when this run's settings equal those the earlier run recorded beside its manifest."""
+    import json
+
+    try:
+        recorded = json.loads(_settings_path(out_dir, shard).read_text())
+    except (OSError, ValueError):
+        return False
+    return bool(recorded == _settings(spec))
+
+
+def _write_settings(out_dir: Path, shard: Shard, spec: EncodeSpec) -> None:
+    import json
+
+    path = _settings_path(out_dir, shard)
+    part = path.with_name(path.name + ".part")
+    try:
+        part.write_text(json.dumps(_settings(spec), sort_keys=True) + "\n")
+        os.replace(part, path)
+    except OSError as err:
+        raise OutputProblem(f"cannot write: {describe_os_error(err)}", str(path)) from err
+
+
 def split_done(planned: list[Job], previous: dict[str, ManifestRow]
                ) -> tuple[list[ManifestRow], list[Job]]:
     """(rows of files an earlier run finished, jobs still to do).
@@ -120,7 +159,15 @@ def run_corpus(jobs: list[Job], out_dir: Path, spec: EncodeSpec, shard: Shard, p
         pyarrow_or_exit()  # say it before any work, not after
     planned = shard_jobs(jobs, shard)
     path = manifest_path(out_dir, shard)
-    done, todo = split_done(planned, read_manifest(path))
+    previous = read_manifest(path)
+    if previous and not _same_settings(out_dir, shard, spec):
+        if not spec.force:
+            raise UsageProblem("an earlier run here coded with other settings (model, "
+                               "precision, packets, channels or format); use another "
+                               "--output-dir, or --force to code every file again",
+                               str(out_dir))
+        previous = {}
+    done, todo = split_done(planned, previous)
     for job in todo:
         if job.problem is None:
             remove_stale_parts(job.dst)
@@ -133,6 +180,7 @@ def run_corpus(jobs: list[Job], out_dir: Path, spec: EncodeSpec, shard: Shard, p
                       f"({path.name}); coding the other {len(todo)}")
     if todo:
         reporter.detail(f"coding {len(todo)} files on {pool.description}")
+    _write_settings(out_dir, shard, spec)
     writer = ManifestWriter(path, done)
     codes: list[int] = [ExitCode.OK] * len(done)
     identity: dict[str, Any] | None = None

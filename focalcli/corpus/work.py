@@ -34,7 +34,8 @@ class EncodeSpec:
     model: model source for `load_codec` (None: bundled default). threads: torch threads per
     worker (None: the engine's default). fmt: ``fcs`` or ``npy``. packet_ms: `.fcs` packet
     duration (None: default). multichannel: code each channel as its own stream. precision:
-    compute precision of the model (``fp32``, ``bf16``, ``int8``; None: fp32).
+    compute precision of the model (``fp32``, ``bf16``, ``mixed``, ``int8``;
+    None: fp32).
     """
 
     model: str | None = None

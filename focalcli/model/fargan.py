@@ -64,7 +64,7 @@ def pitch_feature_to_period(pitch: Tensor) -> Tensor:
 
 @dataclass(frozen=True)
 class FARGANConfig:
-    """Layer sizes; the defaults are Opus 1.5's FARGAN (818,217 parameters)."""
+    """Layer sizes; the defaults are Opus 1.5's FARGAN (818,205 parameters)."""
 
     pitch_embed_size: int = 224
     pitch_embed_dim: int = 12

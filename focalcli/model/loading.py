@@ -209,7 +209,8 @@ def load_codec(source: str | None = None, overrides: dict[str, Any] | None = Non
             None means ``$FOCAL_MODEL`` or the bundled default.
         overrides: dotted config overrides.
         pretrained: load weights (False builds random weights from the config only).
-        precision: ``fp32`` (exact), ``bf16`` or ``int8`` (see ``focalcli.model.precision``);
+        precision: ``fp32`` (exact), ``bf16``, ``mixed`` or ``int8`` (see
+            ``focalcli.model.precision``);
             a reduced one is built from the file one tensor at a time, never all in float32.
 
     Raises:

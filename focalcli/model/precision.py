@@ -355,11 +355,6 @@ def weight_bytes(codec: nn.Module) -> int:
     return sum(t.numel() * t.element_size() for t in tensors)
 
 
-def describe(precision: str) -> str:
-    return {"fp32": "float32 (exact)", "bf16": "bfloat16 weights and products",
-            "int8": "int8 weights, bfloat16 products"}.get(precision, precision)
-
-
 __all__ = ["MIN_NUMEL", "PRECISIONS", "FileTensors", "PrecisionError", "apply_precision",
            "check_precision", "load_converted", "skipped_init", "weight_bytes"]
 

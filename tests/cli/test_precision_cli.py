@@ -47,7 +47,10 @@ def test_precision_reaches_the_bundled_model(run: Run, voiced: Path, tmp_path: P
 def test_stream_and_play_take_it(run: Run, voiced: Path, tmp_path: Path) -> None:
     env = {"FOCAL_MODEL": "focal-small"}
     out = run("stream", "-i", voiced, "-o", "-", "--precision", "int8", env=env, expect=0)
-    assert len(tokens_of(out.stdout)) > 0
+    exact = run("stream", "-i", voiced, "-o", "-", "--precision", "fp32", env=env, expect=0)
+    toks, toks_fp32 = tokens_of(out.stdout), tokens_of(exact.stdout)
+    assert len(toks) == len(toks_fp32) > 0
+    assert not np.array_equal(toks, toks_fp32)  # the option reached the streaming encoder
     run("play", "-", "-o", "played.wav", "--precision", "fp32", input=out.stdout, env=env,
         expect=0)
     assert sf.info(tmp_path / "played.wav").frames > 0

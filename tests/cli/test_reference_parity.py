@@ -85,12 +85,12 @@ def check_cli_against_reference(name: str, run: Run, tmp_path: Path, full: bool)
     meta = json.loads((golden_dir / "meta.json").read_text())
     model = save_twin(tmp_path / "models", name, full)
     golden = np.load(golden_dir / f"{name}.npz", allow_pickle=False)
-    full, rate = sf.read(PARITY_DIR / "input.wav", dtype="int16")
+    sig, rate = sf.read(PARITY_DIR / "input.wav", dtype="int16")
     assert rate == SAMPLE_RATE
     env = {"FOCAL_MODEL": str(model)}
     (tmp_path / "in").mkdir()
     for n in LENGTHS:
-        sf.write(tmp_path / "in" / f"{n}.wav", full[:n], SAMPLE_RATE, subtype="PCM_16")
+        sf.write(tmp_path / "in" / f"{n}.wav", sig[:n], SAMPLE_RATE, subtype="PCM_16")
     run("encode", "in", "-d", "enc", env=env, expect=0)
     run("decode", "enc", "-d", "dec", "--bits", "32f", env=env, expect=0)
     for n in LENGTHS:

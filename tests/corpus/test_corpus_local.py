@@ -69,6 +69,22 @@ def test_resumed_run_codes_only_what_is_missing(corpus: Path, local_fcs: dict[st
     assert sorted(again) == sorted(rows) and all(r.ok for r in again.values())
 
 
+def test_a_resume_with_other_settings_is_refused(corpus: Path, tmp_path: Path,
+                                                capfd: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    assert _focal(capfd, "encode", corpus, "-d", out, "--shard", "1/2")[0] == 0
+    before = tree_bytes(out, ".fcs")
+    # Outputs made in fp32 must not be mixed with bf16 ones under one manifest.
+    code, err = _focal(capfd, "encode", corpus, "-d", out, "--shard", "1/2",
+                       "--precision", "bf16")
+    assert code == 2 and len(err) == 1 and "other settings" in err[0], err
+    assert tree_bytes(out, ".fcs") == before
+    code, err = _focal(capfd, "encode", corpus, "-d", out, "--shard", "1/2",
+                       "--precision", "bf16", "--force")
+    assert code == 0, err
+    assert not any("done by an earlier run" in line for line in err)
+
+
 def test_shards_split_the_corpus(corpus: Path, local_fcs: dict[str, bytes], tmp_path: Path,
                                  capfd: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
