@@ -1,4 +1,4 @@
-"""Write the reference's outputs for the twins of every checkpoint into ``tests/cli/parity/``.
+"""Write the reference's outputs for the twins of every checkpoint into ``tests/data/parity/``.
 
     python tests/cli/make_parity_golden.py /path/to/focalcodec-checkout
 

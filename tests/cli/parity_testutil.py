@@ -21,7 +21,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 CONFIGS = HERE.parent / "model" / "configs"
-PARITY_DIR = HERE / "parity"
+PARITY_DIR = HERE.parent / "data" / "parity"
 #: the two inputs: 8 whole 80 ms chunks (10240 samples), and 10.625 chunks (13600 samples)
 LENGTHS = (10240, 13600)
 SAMPLE_RATE = 16000
