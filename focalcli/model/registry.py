@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-BUNDLED_DIR = Path(__file__).resolve().parent.parent / "models"
+BUNDLED_DIR = Path(__file__).resolve().parent.parent / "bundled"
 DEFAULT_MODEL = "focal-small"
 HUB_OWNER = "lucadellalib"
 #: compute precisions (``focalcli.model.precision``): fp32 is exact, the others store weights

@@ -15,7 +15,7 @@ from focalcli.engine import decode_tokens, encode_signal
 from focalcli.model import load_codec
 from focalcli.model.registry import DEFAULT_MODEL
 
-FOLDER = Path(__file__).resolve().parents[2] / "focalcli" / "models" / DEFAULT_MODEL
+FOLDER = Path(__file__).resolve().parents[2] / "focalcli" / "bundled" / DEFAULT_MODEL
 SPEECH = Path(__file__).resolve().parents[3] / "shared" / "data" / "speech"
 DEV_FILES = ["librispeech/1183-124566-0000.flac", "ms-snsd/clnsp141.flac"]
 
