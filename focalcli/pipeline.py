@@ -13,7 +13,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from focalcli.cli.errors import InputProblem
+from focalcli.errors import InputProblem
 
 #: seconds of input read and coded per step
 BLOCK_SECONDS = 10.0
@@ -61,8 +61,8 @@ def encode_source(codec: Any, source: Any, out: BinaryIO | None, *, name: str,
     rate = source.sample_rate
     coded_channels = source.channels if multichannel else 1
     if packet_tokens is not None and out is not None:
-        from focalcli.cli.errors import UsageProblem
         from focalcli.container.fcs import MAX_TOKENS_PER_PACKET
+        from focalcli.errors import UsageProblem
 
         if packet_tokens * coded_channels > MAX_TOKENS_PER_PACKET:
             raise UsageProblem(f"--packet-ms: {packet_tokens} tokens x {coded_channels} "
@@ -113,9 +113,9 @@ def packet_tokens_for(codec: Any, packet_ms: float | None, live_stream: bool) ->
     A live stream (`live_stream`: raw PCM on stdin) gets one 80 ms chunk a packet. A packet
     longer than the format allows is a usage error (exit 2).
     """
-    from focalcli.cli.errors import UsageProblem
     from focalcli.container import LIVE_PACKET_TOKENS
     from focalcli.container.fcs import MAX_TOKENS_PER_PACKET
+    from focalcli.errors import UsageProblem
 
     if packet_ms is not None:
         tokens = max(1, round(packet_ms / 1000 * codec.token_rate))

@@ -1,7 +1,7 @@
 """The `focal` command line: thin Typer commands over the model, engine and container.
 
 ``main()`` is the console entry point; it is the one place where domain errors become a
-one-line message on stderr and an exit status (see :mod:`focalcli.cli.errors`).
+one-line message on stderr and an exit status (see :mod:`focalcli.errors`).
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import traceback
 from typing import NoReturn
 
 from focalcli.cli.app import app
-from focalcli.cli.errors import BrokenPipe, ExitCode, FocalError, describe_os_error
 from focalcli.cli.outputs import silence_stdout
 from focalcli.cli.report import print_error
 from focalcli.cli.settings import debug_enabled
+from focalcli.errors import BrokenPipe, ExitCode, FocalError, describe_os_error
 
 __all__ = ["app", "main", "run"]
 

@@ -22,9 +22,9 @@ from focalcli.cli import (
     stream_cmd,
     train_cmd,
 )
-from focalcli.cli.errors import EXIT_STATUS_TABLE
 from focalcli.cli.options import Quiet, Verbose
 from focalcli.cli.settings import ENV_DEBUG, ENV_JOBS, ENV_MODEL, ENV_THREADS
+from focalcli.errors import EXIT_STATUS_TABLE
 
 
 def _epilog() -> str:

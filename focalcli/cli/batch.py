@@ -7,7 +7,7 @@ Forms of the positional arguments, for `encode` and `decode` alike:
 * ``IN... -d DIR``  files and folders; a folder's tree of matching files is mirrored under DIR
 
 A job that fails is reported on one line and the others continue; the exit status then says
-that something failed (see :func:`focalcli.cli.errors.batch_exit_code`).
+that something failed (see :func:`focalcli.errors.batch_exit_code`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,10 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
-from focalcli.cli.errors import (
+from focalcli.cli.outputs import STDIO
+from focalcli.cli.report import Progress, Reporter
+from focalcli.cli.settings import debug_enabled
+from focalcli.errors import (
     BrokenPipe,
     ExitCode,
     FocalError,
@@ -30,9 +33,6 @@ from focalcli.cli.errors import (
     UsageProblem,
     batch_exit_code,
 )
-from focalcli.cli.outputs import STDIO
-from focalcli.cli.report import Progress, Reporter
-from focalcli.cli.settings import debug_enabled
 
 
 @dataclass(frozen=True)

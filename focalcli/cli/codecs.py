@@ -8,8 +8,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from focalcli.cli.errors import ModelProblem, StreamInvalid
 from focalcli.cli.settings import Settings
+from focalcli.errors import ModelProblem, StreamInvalid
 
 
 class CodecCache:

@@ -10,13 +10,6 @@ from typing import Annotated, Any
 import typer
 
 from focalcli.cli.batch import Job, JobContext, plan_jobs, run_jobs
-from focalcli.cli.errors import (
-    ExitCode,
-    OutputProblem,
-    StreamDamaged,
-    StreamInvalid,
-    UsageProblem,
-)
 from focalcli.cli.options import (
     FILE_PRECISION,
     Force,
@@ -38,6 +31,13 @@ from focalcli.cli.outputs import (
 )
 from focalcli.cli.report import Reporter
 from focalcli.cli.settings import Settings, make_settings
+from focalcli.errors import (
+    ExitCode,
+    OutputProblem,
+    StreamDamaged,
+    StreamInvalid,
+    UsageProblem,
+)
 
 FORMATS = ("wav", "flac", "raw")
 #: audio held back while the total length is unknown (a live stream's end marker has it);
@@ -253,7 +253,7 @@ class _Decoder:
     def _chained_codec(self, stream: Any, channels: int) -> tuple[Any, str | None]:
         """The codec for the stream `stream` has just moved to, or (None, why it is not
         decoded) when it cannot continue the output."""
-        from focalcli.cli.errors import FocalError
+        from focalcli.errors import FocalError
 
         k = stream.stream_index
         if stream.channels != channels:

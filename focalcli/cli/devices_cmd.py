@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 
-from focalcli.cli.errors import FocalError, InputProblem
 from focalcli.cli.options import Quiet, Verbose
 from focalcli.cli.report import Reporter
 from focalcli.cli.settings import make_settings
+from focalcli.errors import FocalError, InputProblem
 
 
 def devices(

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 import typer
 
 from focalcli.cli.batch import Job, JobContext, plan_jobs, run_jobs
-from focalcli.cli.errors import InputProblem, UsageProblem
 from focalcli.cli.options import (
     FILE_PRECISION,
     Force,
@@ -24,6 +23,7 @@ from focalcli.cli.options import (
 from focalcli.cli.outputs import STDIO, check_writable, open_output, stdin_binary
 from focalcli.cli.report import Reporter
 from focalcli.cli.settings import Settings, make_settings
+from focalcli.errors import InputProblem, UsageProblem
 
 #: accepted --bits values for raw input
 RAW_BITS = ("8", "16", "24", "32", "32f")

@@ -1,7 +1,7 @@
 """The CLI's use of the .fcs container: headers for codecs, reading files, `focal info` fields.
 
 Bytes only (the container never imports torch); container errors become one-line
-:class:`~focalcli.cli.errors.StreamInvalid` (exit 5) or input errors (exit 3) here.
+:class:`~focalcli.errors.StreamInvalid` (exit 5) or input errors (exit 3) here.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from focalcli.audio.convert import scaled_length
-from focalcli.cli.errors import InputProblem, StreamInvalid, describe_os_error
 from focalcli.container import (
     Damage,
     FcsError,
@@ -28,6 +27,7 @@ from focalcli.container import (
     FcsWriter,
     summarize,
 )
+from focalcli.errors import InputProblem, StreamInvalid, describe_os_error
 
 
 def new_writer(out: BinaryIO, codec: Any, *, source_rate: int, channels: int,

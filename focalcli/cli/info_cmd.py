@@ -10,17 +10,17 @@ from typing import Annotated, Any
 
 import typer
 
-from focalcli.cli.errors import (
+from focalcli.cli.options import Model, Quiet, Threads, Verbose
+from focalcli.cli.outputs import STDIO, StdoutWriter, stdin_binary
+from focalcli.cli.report import Reporter
+from focalcli.cli.settings import Settings, make_settings
+from focalcli.errors import (
     ExitCode,
     FocalError,
     StreamInvalid,
     UsageProblem,
     batch_exit_code,
 )
-from focalcli.cli.options import Model, Quiet, Threads, Verbose
-from focalcli.cli.outputs import STDIO, StdoutWriter, stdin_binary
-from focalcli.cli.report import Reporter
-from focalcli.cli.settings import Settings, make_settings
 
 
 def info(

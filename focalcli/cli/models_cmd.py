@@ -7,10 +7,10 @@ from typing import Annotated, Any
 
 import typer
 
-from focalcli.cli.errors import ModelProblem
 from focalcli.cli.options import Quiet, Verbose
 from focalcli.cli.report import Reporter
 from focalcli.cli.settings import make_settings
+from focalcli.errors import ModelProblem
 
 app = typer.Typer(
     help="List the bundled and official models, or pull one.",
@@ -121,11 +121,12 @@ def _hub_reachable() -> str | None:
     One quick look (name lookup, then a TCP connect of at most HUB_PROBE_TIMEOUT_S) instead of
     the hub client's retries with backoff, which take half a minute on an offline machine.
     """
-    import os
     import socket
     from urllib.parse import urlsplit
 
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+    from focalcli.settings import read_environment
+
+    if read_environment().hub_offline:
         return "HF_HUB_OFFLINE is set"
     from huggingface_hub import constants
 

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from focalcli.cli.errors import BrokenPipe, InputProblem, OutputProblem, describe_os_error
+from focalcli.errors import BrokenPipe, InputProblem, OutputProblem, describe_os_error
 
 STDIO = "-"
 

@@ -10,7 +10,6 @@ from typing import Annotated, Any, BinaryIO
 
 import typer
 
-from focalcli.cli.errors import InputProblem, OutputProblem, StreamInvalid, UsageProblem
 from focalcli.cli.live_options import Device, LossModelOpt, Seed, SimulateLoss
 from focalcli.cli.options import (
     STREAM_PRECISION,
@@ -31,6 +30,7 @@ from focalcli.cli.outputs import (
 )
 from focalcli.cli.report import Reporter
 from focalcli.cli.settings import make_settings
+from focalcli.errors import InputProblem, OutputProblem, StreamInvalid, UsageProblem
 
 SPEAKER = "speaker"
 #: seconds behind schedule after which live audio is skipped on the speaker
@@ -129,7 +129,7 @@ def _prepare_live(codecs: Any, output: str | None) -> Any:
     """Before a live stream's header arrives: load and warm up the model it most likely uses
     (--model, FOCAL_MODEL or the bundled one) and start the sound system, so that no backlog
     builds up while the sender is already streaming. None if that model cannot be loaded."""
-    from focalcli.cli.errors import ModelProblem
+    from focalcli.errors import ModelProblem
     from focalcli.live.streamer import warm_up
 
     if output is None:

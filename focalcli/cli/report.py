@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from focalcli.cli.errors import FocalError
 from focalcli.cli.settings import Settings
+from focalcli.errors import FocalError
 
 PROG = "focal"
 

@@ -1,49 +1,29 @@
-"""One frozen settings object for the options every command shares and their FOCAL_* variables.
+"""The options every command shares, folded into one frozen :class:`~focalcli.settings.Settings`.
 
 Typer resolves each option from the command line first, then from its environment variable
 (`FOCAL_MODEL`, `FOCAL_THREADS`, `FOCAL_JOBS`), then from its default; :func:`make_settings`
 folds the result, plus the global `-q`/`-v` given before the command name, into a
-:class:`Settings` that the command passes down. Nothing else reads the environment.
+:class:`Settings` that the command passes down. The environment itself is read by
+:func:`focalcli.settings.read_environment` only.
 """
 
 from __future__ import annotations
 
-import os
 import sys
-from dataclasses import dataclass
 from typing import Any
 
-#: Environment variables focal reads (documented in focal(1)).
-ENV_MODEL = "FOCAL_MODEL"
-ENV_THREADS = "FOCAL_THREADS"
-ENV_JOBS = "FOCAL_JOBS"
-ENV_PRECISION = "FOCAL_PRECISION"
-ENV_DEBUG = "FOCAL_DEBUG"
+from focalcli.settings import (
+    ENV_DEBUG,
+    ENV_JOBS,
+    ENV_MODEL,
+    ENV_PRECISION,
+    ENV_THREADS,
+    Settings,
+    read_environment,
+)
 
-
-@dataclass(frozen=True)
-class Settings:
-    """What the shared options asked for.
-
-    quiet: no progress, no notes, no warnings (errors still print).
-    verbose: 0 normal, 1 details per file, 2 also tracebacks for internal errors.
-    force: overwrite existing outputs.
-    model: model source for `load_codec` (None: the bundled default).
-    threads: torch intra-op threads in total (None: the engine's default).
-    jobs: files processed in parallel in a batch (>= 1).
-    precision: compute precision of loaded models (fp32, bf16, mixed, int8; None: fp32).
-    progress: draw progress bars (stderr is a terminal and not quiet).
-    """
-
-    quiet: bool = False
-    verbose: int = 0
-    force: bool = False
-    model: str | None = None
-    threads: int | None = None
-    jobs: int = 1
-    progress: bool = False
-    precision: str | None = None
-
+__all__ = ["ENV_DEBUG", "ENV_JOBS", "ENV_MODEL", "ENV_PRECISION", "ENV_THREADS", "Settings",
+           "debug_enabled", "make_settings", "stderr_is_terminal"]
 
 def stderr_is_terminal() -> bool:
     try:
@@ -54,7 +34,7 @@ def stderr_is_terminal() -> bool:
 
 def debug_enabled() -> bool:
     """FOCAL_DEBUG=1 shows tracebacks for internal errors."""
-    return os.environ.get(ENV_DEBUG, "") not in ("", "0")
+    return read_environment().debug
 
 
 def make_settings(

@@ -8,7 +8,6 @@ from typing import Annotated, Any, BinaryIO, cast
 
 import typer
 
-from focalcli.cli.errors import InputProblem, UsageProblem
 from focalcli.cli.live_options import Device, LossModelOpt, Seed, SimulateLoss
 from focalcli.cli.options import (
     STREAM_PRECISION,
@@ -22,6 +21,7 @@ from focalcli.cli.options import (
 from focalcli.cli.outputs import STDIO, check_writable, open_output, refuse_terminal_stdout
 from focalcli.cli.report import Reporter
 from focalcli.cli.settings import make_settings
+from focalcli.errors import InputProblem, UsageProblem
 
 MIC = "mic"
 

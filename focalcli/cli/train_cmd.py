@@ -28,17 +28,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from focalcli.cli.errors import (
+from focalcli.cli.options import Force, Quiet, Verbose
+from focalcli.cli.outputs import file_mode
+from focalcli.cli.report import Reporter
+from focalcli.cli.settings import make_settings
+from focalcli.errors import (
     ExitCode,
     InputProblem,
     ModelProblem,
     OutputProblem,
     describe_os_error,
 )
-from focalcli.cli.options import Force, Quiet, Verbose
-from focalcli.cli.outputs import file_mode
-from focalcli.cli.report import Reporter
-from focalcli.cli.settings import make_settings
 
 if TYPE_CHECKING:
     from focalcli.train.config import TrainConfig

@@ -6,11 +6,11 @@ import re
 from pathlib import Path
 
 from focalcli.cli.batch import Job
-from focalcli.cli.errors import UsageProblem
 from focalcli.cli.report import Reporter
-from focalcli.cli.settings import Settings
 from focalcli.corpus.plan import parse_shard
 from focalcli.corpus.work import FORMAT_FCS, FORMATS, EncodeSpec
+from focalcli.errors import UsageProblem
+from focalcli.settings import Settings
 
 #: `--ray local`: a cluster on this machine, started (and stopped) by this run
 RAY_LOCAL = "local"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from focalcli.cli.batch import Job
-from focalcli.cli.errors import UsageProblem
+from focalcli.errors import UsageProblem
 
 _SHARD_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 

@@ -2,7 +2,7 @@
 
 The driver (this process) alone writes the manifest; the files are coded by a pool: threads
 here (:class:`LocalPool`, ``-j N``) or Ray actors (:class:`focalcli.corpus.ray_pool.RayPool`).
-Exit status as for the local batch (:func:`focalcli.cli.errors.batch_exit_code`), counting the
+Exit status as for the local batch (:func:`focalcli.errors.batch_exit_code`), counting the
 files done before as successes.
 """
 
@@ -16,13 +16,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from focalcli.cli.batch import Cancelled, Job
-from focalcli.cli.errors import (
-    ExitCode,
-    OutputProblem,
-    UsageProblem,
-    batch_exit_code,
-    describe_os_error,
-)
 from focalcli.cli.report import Reporter
 from focalcli.corpus.manifest import ManifestRow, ManifestWriter, read_manifest
 from focalcli.corpus.plan import Shard, remove_stale_parts, shard_jobs
@@ -33,6 +26,13 @@ from focalcli.corpus.work import (
     FileResult,
     is_model_failure,
     model_problem,
+)
+from focalcli.errors import (
+    ExitCode,
+    OutputProblem,
+    UsageProblem,
+    batch_exit_code,
+    describe_os_error,
 )
 
 

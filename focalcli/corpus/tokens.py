@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from focalcli.cli.errors import ExitCode, FocalError, OutputProblem
 from focalcli.cli.outputs import atomic_file
 from focalcli.corpus.manifest import ManifestRow
+from focalcli.errors import ExitCode, FocalError, OutputProblem
 
 MODEL_JSON = "model.json"
 #: files per parquet row group (bounds the driver's memory while it writes the table)

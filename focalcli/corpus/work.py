@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from focalcli.cli.batch import Job
-from focalcli.cli.errors import ExitCode, FocalError, InputProblem, ModelProblem, OutputProblem
 from focalcli.corpus.manifest import STATUS_ERROR, STATUS_OK, ManifestRow
+from focalcli.errors import ExitCode, FocalError, InputProblem, ModelProblem, OutputProblem
 
 FORMAT_FCS = "fcs"
 FORMAT_NPY = "npy"
@@ -87,7 +87,7 @@ class FileEncoder:
         with self._lock:
             if self._codec is None:
                 from focalcli.cli.codecs import CodecCache
-                from focalcli.cli.settings import Settings
+                from focalcli.settings import Settings
 
                 self._codec = CodecCache(Settings(model=self.spec.model,
                                                   threads=self.spec.threads,

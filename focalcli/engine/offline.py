@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
 import numpy as np
@@ -23,7 +22,9 @@ def default_threads() -> int:
     41 s per audio second instead of 2.6); alone on an idle machine, the 4k model streams 2x
     faster with two threads (1.29 s/s), the bundled model barely gains (5.3 vs 6.3 ms per chunk).
     """
-    return max(1, int(os.environ.get("FOCAL_THREADS", "1")))
+    from focalcli.settings import read_environment
+
+    return read_environment().threads
 
 
 def set_threads(n: int | None = None) -> None:

@@ -15,7 +15,7 @@ import pytest
 import typer
 
 from focalcli.cli import app
-from focalcli.cli.errors import EXIT_STATUS_TABLE
+from focalcli.errors import EXIT_STATUS_TABLE
 
 ROOT = Path(__file__).resolve().parents[2]
 MAN = ROOT / "man" / "focal.1"

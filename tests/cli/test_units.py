@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from focalcli.cli.batch import plan_jobs
-from focalcli.cli.errors import (
+from focalcli.cli.outputs import atomic_file, atomic_path
+from focalcli.cli.settings import make_settings
+from focalcli.errors import (
     ExitCode,
     FocalError,
     InputProblem,
@@ -16,8 +18,6 @@ from focalcli.cli.errors import (
     UsageProblem,
     batch_exit_code,
 )
-from focalcli.cli.outputs import atomic_file, atomic_path
-from focalcli.cli.settings import make_settings
 
 AUDIO = (".wav", ".flac")
 
