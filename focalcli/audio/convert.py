@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from focalcli.container.lengths import resampled_length
+
 _QUALITY = "HQ"
 
 
@@ -15,9 +17,9 @@ def downmix(sig: np.ndarray) -> np.ndarray:
     return mixed
 
 
-def scaled_length(num_samples: int, rate_from: int, rate_to: int) -> int:
-    """Samples that `num_samples` at `rate_from` Hz last at `rate_to` Hz (rounded half up)."""
-    return (num_samples * rate_to * 2 + rate_from) // (2 * rate_from)
+#: samples that `num_samples` at `rate_from` Hz last at `rate_to` Hz (rounded half up): the
+#: container's rule, :func:`focalcli.container.lengths.resampled_length`
+scaled_length = resampled_length
 
 
 def fit_length(sig: np.ndarray, num_samples: int) -> np.ndarray:

@@ -17,7 +17,6 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from focalcli.audio.convert import scaled_length
 from focalcli.container import (
     Damage,
     FcsError,
@@ -27,6 +26,7 @@ from focalcli.container import (
     FcsWriter,
     summarize,
 )
+from focalcli.container.lengths import LOST_TOKEN, output_length, resampled_length
 from focalcli.errors import InputProblem, StreamInvalid, describe_os_error
 
 
@@ -174,7 +174,7 @@ class TokenStream:
         source = self.source_samples
         if source is None:
             return None
-        return source * rate // self.header.source_sample_rate
+        return output_length(source, self.header.source_sample_rate, rate)
 
     def blocks(self, chunk_tokens: int = 1,
                num_tokens: Callable[[int], int] | None = None) -> Iterator[np.ndarray]:
@@ -256,14 +256,14 @@ def _lost_blocks(channels: int, count: int, chunk_tokens: int) -> Iterator[np.nd
     """`count` lost tokens per channel as -1 blocks of at most about FILL_BLOCK_TOKENS."""
     step = max(chunk_tokens, FILL_BLOCK_TOKENS // chunk_tokens * chunk_tokens)
     for start in range(0, count, step):
-        yield np.full((channels, min(step, count - start)), -1, dtype=np.int64)
+        yield np.full((channels, min(step, count - start)), LOST_TOKEN, dtype=np.int64)
 
 
 def source_to_input_samples(header: FcsHeader, source_samples: int | None) -> int | None:
     """The header's sample count (at the source rate) converted to the model's input rate."""
     if source_samples is None:
         return None
-    return scaled_length(source_samples, header.source_sample_rate, header.sample_rate_input)
+    return resampled_length(source_samples, header.source_sample_rate, header.sample_rate_input)
 
 
 def describe_damage(damages: list[Damage] | tuple[Damage, ...], header: FcsHeader,

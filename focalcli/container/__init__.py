@@ -21,6 +21,7 @@ from .fcs import (
     FcsHeader,
     read_header,
 )
+from .lengths import LOST_TOKEN, output_length, resampled_length
 from .reader import FILL_TOKEN, Damage, FcsReader, Packet, ReaderStats
 from .summary import FcsSummary, summarize
 from .writer import FcsWriter
@@ -29,6 +30,7 @@ __all__ = [
     "DEFAULT_PACKET_TOKENS",
     "FILL_TOKEN",
     "LIVE_PACKET_TOKENS",
+    "LOST_TOKEN",
     "MAX_METADATA_BYTES",
     "VERSION",
     "Damage",
@@ -41,6 +43,8 @@ __all__ = [
     "FcsWriter",
     "Packet",
     "ReaderStats",
+    "output_length",
     "read_header",
+    "resampled_length",
     "summarize",
 ]

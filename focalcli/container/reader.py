@@ -37,9 +37,10 @@ from .fcs import (
     tokens_for_samples,
     truncated_tail_tokens,
 )
+from .lengths import LOST_TOKEN
 
-#: Value :meth:`FcsReader.read_all` puts at lost token positions.
-FILL_TOKEN = -1
+#: Value :meth:`FcsReader.read_all` puts at lost token positions (:data:`.lengths.LOST_TOKEN`).
+FILL_TOKEN = LOST_TOKEN
 
 DamageKind = Literal["corrupt", "gap", "truncated", "junk", "duplicate"]
 

@@ -18,8 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-#: token value handed out for a missing token (the decoder conceals negative tokens)
-LOST_TOKEN = -1
+from focalcli.container.lengths import LOST_TOKEN
+
+__all__ = ["ANCHOR_WINDOW_S", "LOST_TOKEN", "JitterBuffer", "JitterStats"]
+
 #: seconds of arrivals over which the earliest packet sets the playout schedule
 ANCHOR_WINDOW_S = 2.0
 
@@ -163,7 +165,7 @@ class JitterBuffer:
             out[:, lo - self.position : hi - self.position] = toks[:, lo - start : hi - start]
             if stop <= end:
                 del self._packets[start]
-        missing = int((out[0] < 0).sum())
+        missing = int((out[0] == LOST_TOKEN).sum())
         self.stats.concealed_tokens += missing
         if dry and missing:
             self._dry.append((self.position, end))

@@ -33,9 +33,10 @@ from typing import Any
 
 import numpy as np
 
-from focalcli.audio.convert import scaled_length
 from focalcli.audio.sinks import AudioSink
 from focalcli.container import Damage, FcsReader, Packet
+from focalcli.container.fcs import tokens_for_samples
+from focalcli.container.lengths import output_length
 from focalcli.live.jitter import JitterBuffer, JitterStats
 from focalcli.live.netsim import NetworkSimulation
 
@@ -165,7 +166,7 @@ class Player:
         n = self.reader.num_samples
         if n is None:
             return None
-        return scaled_length(n, self.header.source_sample_rate, int(self.codec.sample_rate_output))
+        return output_length(n, self.header.source_sample_rate, int(self.codec.sample_rate_output))
 
     def _end_tokens(self) -> int | None:
         """Tokens the stream has: from its end marker, else from the header's length."""
@@ -174,8 +175,7 @@ class Player:
         n = self.reader.num_samples
         if n is None:
             return None
-        h = self.header
-        return math.ceil(n * h.token_rate / h.source_sample_rate)
+        return tokens_for_samples(self.header, n)
 
     def _decode_next(self) -> np.ndarray:
         toks = self.buffer.pop_group()
