@@ -9,6 +9,12 @@ Tensors and units::
     codes  (B, K, D)  +-1/sqrt(D)
     qfeats (B, K*c, F)  decompressed features, back at frame_rate
 
+A grouped model (``num_groups`` G > 1, the quantizer's ``num_groups``) has nested bitrate rungs:
+lats and codes are (B, K, G*D), each D-dim group L2-normalised on its own, and a frame has G
+tokens, toks (B, K, G), group 0 first. Rung g sends the first g groups (``rungs`` lists the bits
+per frame of each rung); ``toks_to_codes``/``toks_to_sig`` take (B, K, g) for any g <= G and the
+decompressor gets zero codes for the groups not sent. Single-group models keep (B, K) tokens.
+
 ``c`` is ``compression_factor``, the product of the compressor's ``downscale_factors`` (1 for the
 50 Hz models, 2 for 25 Hz, 4 for 12.5 Hz); the decompressor's ``upscale_factors`` undo it.
 
@@ -82,13 +88,15 @@ class FocalCodec(nn.Module):
         self.quantizer: BinarySphericalQuantizer
         self.decompressor: FocalDecoder
         self.decoder: WaveNeXt | Vocos
-        bits = self.quantizer.dim
+        bits = self.quantizer.latent_dim
         compressor_out = self.compressor.out_proj.out_features
         decompressor_in = self.decompressor.in_proj.in_features
         if not compressor_out == bits == decompressor_in:
-            raise ValueError(f"codebook_size {self.quantizer.codebook_size} needs {bits}-dim "
-                             f"latents, but compressor output_dim is {compressor_out} and "
-                             f"decompressor input_dim is {decompressor_in}")
+            groups = self.quantizer.num_groups
+            raise ValueError(f"codebook_size {self.quantizer.codebook_size}"
+                             + (f" in {groups} groups" if groups > 1 else "")
+                             + f" needs {bits}-dim latents, but compressor output_dim is "
+                             f"{compressor_out} and decompressor input_dim is {decompressor_in}")
         layers: list[Any] = list(self.compressor.layers)
         self.downscale_factors: tuple[int, ...] = tuple(int(m.downscale.factor) for m in layers)
         down = math.prod(self.downscale_factors)
@@ -137,7 +145,37 @@ class FocalCodec(nn.Module):
 
     @property
     def bits_per_token(self) -> int:
+        """Bits of one token: for a grouped model, of one group's token (``bits_per_group``)."""
         return self.quantizer.dim
+
+    @property
+    def num_groups(self) -> int:
+        """Tokens per frame: 1 for single-rate models, G for a model with bitrate rungs."""
+        return self.quantizer.num_groups
+
+    @property
+    def bits_per_group(self) -> int:
+        """Bits of each group's token (= ``bits_per_token``)."""
+        return self.quantizer.dim
+
+    @property
+    def rung_groups(self) -> list[int]:
+        """The group counts g a sender may use, ascending: 1, 2, 4, ... up to and with G."""
+        out, g = [], 1
+        while g < self.num_groups:
+            out.append(g)
+            g *= 2
+        return [*out, self.num_groups]
+
+    @property
+    def rungs(self) -> list[int]:
+        """Bits per frame of each rung, ascending (``[12]`` single-rate; ``[12, 24, 48]`` for
+        4 groups of 12 bits). Any g <= G decodes; these are the rungs the model was trained on."""
+        return [g * self.bits_per_group for g in self.rung_groups]
+
+    def rung_bitrate_kbps(self, groups: int) -> float:
+        """Payload bitrate in kbit/s when the first ``groups`` groups are sent."""
+        return self.token_rate * self.bits_per_group * groups / 1000
 
     @property
     def codebook_size(self) -> int:
@@ -145,7 +183,8 @@ class FocalCodec(nn.Module):
 
     @property
     def bitrate_kbps(self) -> float:
-        return self.token_rate * self.bits_per_token / 1000
+        """Payload kbit/s at the top rung (all groups); single-rate models: their one rate."""
+        return self.rung_bitrate_kbps(self.num_groups)
 
     @property
     def causal(self) -> bool:
@@ -202,23 +241,31 @@ class FocalCodec(nn.Module):
 
     def feats_to_lats(self, feats: Tensor, state: list[LayerState] | None = None
                       ) -> tuple[Tensor, list[LayerState]]:
+        """(B, T, F) features -> (B, K, G*D) latents, each D-dim group unit-norm."""
         lats, state = self.compressor(feats, state)
-        return nn.functional.normalize(lats, dim=-1), state
+        return self.quantizer.normalize(lats), state
 
     def lats_to_toks(self, lats: Tensor) -> Tensor:
+        """(B, K, G*D) latents -> (B, K) tokens, or (B, K, G) for a grouped model."""
         return self.quantizer.lats_to_toks(lats)
 
     def lats_to_codes(self, lats: Tensor) -> Tensor:
         return self.quantizer.lats_to_codes(lats)
 
     def toks_to_codes(self, toks: Tensor) -> Tensor:
-        return self.quantizer.toks_to_codes(toks)
+        """(B, K) tokens -> (B, K, D) codes; grouped: (B, K, g) tokens of the first g <= G
+        groups -> (B, K, G*D) codes, zero for the groups not sent."""
+        codes = self.quantizer.toks_to_codes(toks)
+        return codes if self.num_groups == 1 else self.quantizer.pad_codes(codes)
 
     def codes_to_toks(self, codes: Tensor) -> Tensor:
         return self.quantizer.codes_to_toks(codes)
 
     def codes_to_qfeats(self, codes: Tensor, state: list[LayerState] | None = None
                         ) -> tuple[Tensor, list[LayerState]]:
+        """(B, K, G*D) codes -> (B, K*c, F); grouped: (B, K, g*D) is zero-padded to G*D."""
+        if self.num_groups > 1:
+            codes = self.quantizer.pad_codes(codes)
         return self.decompressor(codes, state)
 
     def qfeats_to_sig(self, qfeats: Tensor, state: DecoderState | None = None
@@ -227,7 +274,9 @@ class FocalCodec(nn.Module):
 
     def sig_to_toks(self, sig: Tensor, state: EncodeState | None = None
                     ) -> tuple[Tensor, EncodeState]:
-        """(B, N) samples -> (B, T) tokens. Streaming: N a multiple of ``chunk_size``."""
+        """(B, N) samples -> (B, K) tokens, (B, K, G) for a grouped model (every group: a
+        sender drops the trailing groups it does not send). Streaming: N a multiple of
+        ``chunk_size``; the state is the same for every rung."""
         state = state or EncodeState()
         feats, enc = self.sig_to_feats(sig, state.encoder)
         lats, comp = self.feats_to_lats(feats, state.compressor)
@@ -246,8 +295,13 @@ class FocalCodec(nn.Module):
 
     def toks_to_sig(self, toks: Tensor, state: DecodeState | None = None
                     ) -> tuple[Tensor, DecodeState]:
+        """(B, K) tokens, or (B, K, g) with g <= G for a grouped model -> (B, K * hop) samples.
+
+        The decode state does not depend on g, so the rung may change from one call to the next.
+        """
         return self.codes_to_sig(self.toks_to_codes(toks), state)
 
     def extra_repr(self) -> str:
-        return f"name={self.name!r}, bits_per_token={self.bits_per_token}"
+        groups = f", num_groups={self.num_groups}" if self.num_groups > 1 else ""
+        return f"name={self.name!r}, bits_per_token={self.bits_per_token}{groups}"
 

@@ -58,3 +58,13 @@ def save_tiny_model(folder: Path, seed: int = 0, name: str = "tiny-test",
     save_file({k: v.contiguous() for k, v in codec.state_dict().items()},
               str(out / "model.safetensors"))
     return out
+
+
+def tiny_grouped_config(groups: int = 4) -> dict[str, Any]:
+    """TINY_CONFIG with a bitrate ladder: ``groups`` groups of 8 bits per frame (the
+    compressor's output and the decompressor's input grown to 8 x groups)."""
+    config: dict[str, Any] = json.loads(json.dumps(TINY_CONFIG))
+    config["quantizer_config"] = {"codebook_size": 256, "num_groups": groups}
+    config["compressor_config"]["output_dim"] = 8 * groups
+    config["decompressor_config"]["input_dim"] = 8 * groups
+    return config

@@ -21,6 +21,10 @@ class LossConfig:
     unless the decoder has a harmonic head, whose own f0 and voicing are then trained);
     ``pitch_teacher``: share of steps in which a harmonic decoder voices the target's pitch
     instead of its own prediction, so that it learns to use harmonics before its f0 is right.
+    ``rung_groups``/``rung_probs`` (grouped quantizers only): random truncation, each batch item
+    draws how many leading groups the decoder gets (e.g. ``[1, 2, 4]`` with ``[0.4, 0.3,
+    0.3]``), the rest are zero codes; empty = always every group. Quantiser terms (commitment,
+    bit balance, group entropy) are then averaged over the groups, each group on its own.
     """
 
     mel: float = 1.0
@@ -35,6 +39,8 @@ class LossConfig:
     group_entropy: float = 0.0
     entropy_group: int = 4
     quant_ramp: tuple[int, int] = (0, 2000)
+    rung_groups: list[int] = field(default_factory=list)
+    rung_probs: list[float] = field(default_factory=list)
     fft_sizes: list[int] = field(default_factory=lambda: [256, 512, 1024, 2048])
     n_mels: list[int] = field(default_factory=lambda: [32, 64, 80, 128])
 
@@ -90,11 +96,16 @@ class OptimConfig:
     ``freeze``: parameter-name prefixes (e.g. ``"encoder"``, ``"compressor"``,
     ``"decoder.backbone"``) held fixed, for staged training: with the encoder and compressor
     frozen the tokens stay exactly those of the warm start while the decoder side learns.
+    ``freeze_leading``: parameter name -> n, the first n rows (dim 0) of that tensor held at
+    their warm-start values (their gradient zeroed, and restored after each step so weight
+    decay cannot move them), e.g. ``{"compressor.out_proj.weight": 12}`` keeps the first
+    group's tokens those of a single-group warm start while the new groups' rows learn.
     """
 
     lr: float = 1e-3
     encoder_lr_mult: float = 1.0
     freeze: list[str] = field(default_factory=list)
+    freeze_leading: dict[str, int] = field(default_factory=dict)
     betas: tuple[float, float] = (0.8, 0.99)
     weight_decay: float = 0.01
     warmup_steps: int = 300
@@ -104,7 +115,12 @@ class OptimConfig:
 
 @dataclass
 class TrainConfig:
-    """A whole run. ``model`` is a reference-schema codec config (``{role}_name/_config``)."""
+    """A whole run. ``model`` is a reference-schema codec config (``{role}_name/_config``).
+
+    ``init_from``: a model to warm-start from; tensors that have grown get the source in their
+    leading block and zeros elsewhere, except those under a prefix of ``init_random_growth``
+    (e.g. ``"compressor.out_proj"``), whose new part keeps its fresh random initialisation.
+    """
 
     name: str = "focal-small"
     seed: int = 0
@@ -113,6 +129,7 @@ class TrainConfig:
     threads: int = 2
     model: dict[str, Any] = field(default_factory=dict)
     init_from: str | None = None
+    init_random_growth: list[str] = field(default_factory=list)
     data: DataConfig = field(default_factory=DataConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)

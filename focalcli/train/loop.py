@@ -87,16 +87,28 @@ def has_harmonic_decoder(codec: FocalCodec) -> bool:
     return isinstance(codec.decoder, Vocos) and codec.decoder.harmonic is not None
 
 
+def rung_mask(groups: Tensor, codec: FocalCodec) -> Tensor:
+    """(B,) int group counts -> (B, 1, G*D) float mask: 1 on the first g groups, 0 after."""
+    d, g_max = codec.bits_per_group, codec.num_groups
+    keep = torch.arange(g_max)[None, :] < groups[:, None]  # (B, G)
+    return keep.repeat_interleave(d, dim=1)[:, None, :].float()
+
+
 def forward_codec(codec: FocalCodec, sig: Tensor, mix: float,
-                  f0_teacher: Tensor | None = None) -> Forward:
+                  f0_teacher: Tensor | None = None, groups: Tensor | None = None) -> Forward:
     """Offline forward pass on crops sig (B, N), quantisation blended in by ``mix``.
 
     ``f0_teacher`` (B, T) in Hz (NaN where unvoiced) drives a harmonic decoder's voice.
+    ``groups`` (B,) int (grouped quantizers): item b decodes from its first ``groups[b]``
+    groups only, the others zero (random rung truncation); None = every group.
     """
     feats, _ = codec.sig_to_feats(sig)
     lats, _ = codec.feats_to_lats(feats)
     codes = codec.lats_to_codes(lats)
-    qfeats, _ = codec.codes_to_qfeats(quantize_ste(lats, codes, mix))
+    quant = quantize_ste(lats, codes, mix)
+    if groups is not None:
+        quant = quant * rung_mask(groups, codec)
+    qfeats, _ = codec.codes_to_qfeats(quant)
     if has_harmonic_decoder(codec):
         assert isinstance(codec.decoder, Vocos)
         out, _, pitch = codec.decoder.forward_with_pitch(qfeats, f0_teacher=f0_teacher)
@@ -141,7 +153,7 @@ class Trainer:
         random.seed(cfg.seed)
         self.codec = FocalCodec(cfg.model)
         if cfg.init_from:
-            self._warm_start(cfg.init_from)
+            self._warm_start(cfg.init_from, cfg.init_random_growth)
         elif hasattr(self.codec.decoder.head, "proj") and cfg.model["decoder_name"] == "WaveNeXt":
             with torch.no_grad():  # start quiet: a random head is ~0.5 RMS, speech ~0.05
                 self.codec.decoder.head.proj.weight.mul_(0.05)
@@ -160,6 +172,8 @@ class Trainer:
         self.spectral = MultiResolutionSpectralLoss(cfg.loss.fft_sizes, cfg.loss.n_mels)
         o = cfg.optim
         self._freeze(o.freeze)
+        self._held_rows = self._freeze_leading(o.freeze_leading)
+        self._check_rungs()
         enc = [p for p in self.codec.encoder.parameters() if p.requires_grad]
         enc_ids = {id(p) for p in enc}
         rest = [p for p in self.codec.parameters() if p.requires_grad and id(p) not in enc_ids]
@@ -200,6 +214,46 @@ class Trainer:
                 p.requires_grad_(False)
                 frozen += p.numel()
         self.log(f"frozen: {', '.join(prefixes)} ({frozen:,} parameters)")
+
+    def _freeze_leading(self, rows: dict[str, int]) -> dict[str, tuple[Tensor, Tensor]]:
+        """Hold the leading rows of the named tensors: returns name -> (param, saved rows)."""
+        params = dict(self.codec.named_parameters())
+        held: dict[str, tuple[Tensor, Tensor]] = {}
+        for name, n in rows.items():
+            if name not in params:
+                raise ValueError(f"optim.freeze_leading: no parameter is named {name!r}")
+            p = params[name]
+            if not 0 < n <= p.shape[0]:
+                raise ValueError(f"optim.freeze_leading: {name} has {p.shape[0]} rows, not {n}")
+            saved = p.detach()[:n].clone()
+            p.register_hook(lambda g, n=n: torch.cat([torch.zeros_like(g[:n]), g[n:]]))
+            held[name] = (p, saved)
+        if held:
+            self.log("frozen rows: " + ", ".join(f"{k}[:{n}]" for k, n in rows.items()))
+        return held
+
+    def _restore_held_rows(self) -> None:
+        with torch.no_grad():
+            for p, saved in self._held_rows.values():
+                p[: saved.shape[0]] = saved
+
+    def _check_rungs(self) -> None:
+        w = self.cfg.loss
+        if len(w.rung_groups) != len(w.rung_probs):
+            raise ValueError("loss.rung_groups and loss.rung_probs must have the same length")
+        if w.rung_groups and not all(1 <= g <= self.codec.num_groups for g in w.rung_groups):
+            raise ValueError(f"loss.rung_groups {w.rung_groups}: each must be in "
+                             f"1..{self.codec.num_groups} (the quantizer's num_groups)")
+        if w.rung_probs and (min(w.rung_probs) < 0 or abs(sum(w.rung_probs) - 1) > 1e-6):
+            raise ValueError(f"loss.rung_probs {w.rung_probs} must be >= 0 and sum to 1")
+
+    def draw_groups(self, batch: int) -> Tensor | None:
+        """(batch,) int64 group counts from ``loss.rung_groups``/``rung_probs``, or None."""
+        w = self.cfg.loss
+        if not w.rung_groups:
+            return None
+        picks = self.rng.choice(len(w.rung_groups), size=batch, p=w.rung_probs)
+        return torch.tensor([w.rung_groups[i] for i in picks], dtype=torch.int64)
 
     def _load_teacher(self) -> Any:
         """The precomputed targets of the training split (``teacher.features``)."""
@@ -243,10 +297,12 @@ class Trainer:
         return (target - store.mean) / store.std, mask
 
     # -- state -----------------------------------------------------------------------------------
-    def _warm_start(self, source: str) -> None:
+    def _warm_start(self, source: str, random_growth: list[str] | None = None) -> None:
         """Copy every tensor of ``source`` whose shape matches. A tensor that has grown (same
         rank, no dimension smaller, e.g. an input projection given extra features) gets the
-        source in its leading block and zeros elsewhere, so the model starts out the same."""
+        source in its leading block and zeros elsewhere, so the model starts out the same;
+        under a prefix of ``random_growth`` (e.g. an output projection given extra rows) the
+        new part keeps its fresh random initialisation instead."""
         from focalcli.model.loading import load_codec
 
         src = load_codec(os.path.expanduser(source)).state_dict()
@@ -257,7 +313,8 @@ class Trainer:
                  and all(a <= b for a, b in zip(v.shape, own[k].shape, strict=True))]
         for k in grown:
             block = tuple(slice(0, n) for n in src[k].shape)
-            fit[k] = torch.zeros_like(own[k])
+            keep = any(k == p or k.startswith(p + ".") for p in random_growth or [])
+            fit[k] = own[k].clone() if keep else torch.zeros_like(own[k])
             fit[k][block] = src[k]
         self.codec.load_state_dict(fit, strict=False)
         self.log(f"init_from {source}: {len(fit)}/{len(own)} tensors loaded"
@@ -333,15 +390,33 @@ class Trainer:
             if w.pitch_teacher > 0 and self.rng.random() < w.pitch_teacher:
                 log_f0, voiced = target_pitch
                 teacher = torch.where(voiced, log_f0.exp(), torch.nan).double()
-        y, lats, codes, qfeats, decoder_pitch = forward_codec(self.codec, noisy, mix, teacher)
+        groups = self.draw_groups(clean.shape[0])
+        y, lats, codes, qfeats, decoder_pitch = forward_codec(self.codec, noisy, mix, teacher,
+                                                              groups)
         y = resample_out(y, self.codec)[:, : clean.shape[1]]
-        spec = self.spectral(y, clean)
-        commit = commitment_loss(lats, codes)
-        balance = bit_balance_loss(lats, w.balance_temperature)
+        rung_logs: dict[str, float] = {}
+        if groups is None:
+            spec = self.spectral(y, clean)
+        else:  # per rung, then weighted by its share: the same value as over the whole batch
+            spec = {k: y.new_zeros(()) for k in ("mel", "sc", "mag")}
+            for g in sorted(set(groups.tolist())):
+                pick = groups == g
+                part = self.spectral(y[pick], clean[pick])
+                share = float(pick.sum()) / len(groups)
+                for k in spec:
+                    spec[k] = spec[k] + share * part[k]
+                rung_logs[f"mel{g}"] = part["mel"].item()
+        d, g_all = self.codec.bits_per_group, self.codec.num_groups
+        parts = [(lats[..., i * d:(i + 1) * d], codes[..., i * d:(i + 1) * d])
+                 for i in range(g_all)]
+        commit = torch.stack([commitment_loss(lg, cg) for lg, cg in parts]).mean()
+        balance = torch.stack([bit_balance_loss(lg, w.balance_temperature)
+                               for lg, _ in parts]).mean()
         loss = w.mel * spec["mel"] + w.sc * spec["sc"] + w.mag * spec["mag"]
         loss = loss + w.commit * commit + w.balance * balance
         if w.group_entropy > 0:
-            ent = group_entropy_loss(lats, w.entropy_group, w.balance_temperature)
+            ent = torch.stack([group_entropy_loss(lg, w.entropy_group, w.balance_temperature)
+                               for lg, _ in parts]).mean()
             loss = loss + w.group_entropy * ent
         if w.wave > 0:
             wave = waveform_loss(y, clean)
@@ -362,7 +437,8 @@ class Trainer:
             distill = distill_loss(self.teacher_head(student), target, valid, t.l1, t.cos)
             loss = loss + t.weight * distill
         logs = {"loss": loss.item(), "mel": spec["mel"].item(), "sc": spec["sc"].item(),
-                "mag": spec["mag"].item(), "commit": commit.item(), "bal": balance.item()}
+                "mag": spec["mag"].item(), "commit": commit.item(), "bal": balance.item(),
+                **rung_logs}
         if w.group_entropy > 0:
             logs["ent"] = ent.item()
         if w.wave > 0:
@@ -378,6 +454,7 @@ class Trainer:
         loss.backward()
         gnorm = nn.utils.clip_grad_norm_(self.codec.parameters(), cfg.optim.grad_clip)
         self.opt.step()
+        self._restore_held_rows()
         if use_gan and self.step % cfg.gan.every == 0:
             self._discriminator_step(y.detach(), clean, logs)
         logs.update(gnorm=float(gnorm), lr=cfg.optim.lr * factor, mix=mix)
@@ -448,6 +525,7 @@ class Trainer:
         """Steps until ``target`` or a SIGTERM (then the caller saves a checkpoint)."""
         cfg = self.cfg
         acc: dict[str, float] = {}
+        seen: dict[str, int] = {}
         n_log = 0
         t_log = last_ckpt = time.monotonic()
         self.last_logs = {}
@@ -457,16 +535,17 @@ class Trainer:
             self.cpu_seconds += time.process_time() - t0
             for k, v in logs.items():
                 acc[k] = acc.get(k, 0.0) + v
+                seen[k] = seen.get(k, 0) + 1  # per key: per-rung terms are not in every step
             n_log += 1
             if self.step % cfg.log_every == 0 or self.step == target:
                 dt = time.monotonic() - t_log
-                parts = " ".join(f"{k} {v / n_log:.4g}" for k, v in acc.items()
+                parts = " ".join(f"{k} {v / seen[k]:.4g}" for k, v in acc.items()
                                  if k not in ("lr", "mix"))
                 self.log(f"step {self.step} {parts} lr {logs['lr']:.2e} mix {logs['mix']:.2f} "
                          f"| {n_log / dt:.2f} steps/s "
                          f"{n_log * cfg.batch_size * cfg.data.crop_seconds / dt:.1f} audio-s/s "
                          f"cpu {self.cpu_seconds / 60:.1f} min", )
-                acc, n_log, t_log = {}, 0, time.monotonic()
+                acc, seen, n_log, t_log = {}, {}, 0, time.monotonic()
             if cfg.snapshot_every and self.step % cfg.snapshot_every == 0:
                 self.save(f"step{self.step:06d}.pt")
             if time.monotonic() - last_ckpt > 60 * cfg.checkpoint_minutes:
