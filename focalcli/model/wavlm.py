@@ -26,17 +26,81 @@ from focalcli.model.pitch import frames_to_pitch
 SAMPLE_RATE = 16000
 
 
+#: frames of spare room in a key/value buffer: appending a chunk writes into it in place, and the
+#: kept window is copied to a fresh buffer only once the room is used up (every 64 chunks of 4)
+KV_SPARE_FRAMES = 256
+
+
+class KVWindow:
+    """One layer's cached keys and values: frames ``[start, end)`` of a pair of buffers
+    (B, H, capacity, head_dim) that later frames are appended to without copying the past.
+
+    Buffers are shared by successive states of one stream and written only past the newest
+    window's end (``tip``), so a window, once returned, never changes: extending any window
+    but the newest (a state resumed twice), extending a full buffer, or extending with
+    gradients enabled (where in-place writes would break autograd) copies the window into
+    fresh buffers first.
+    """
+
+    def __init__(self, keys: Tensor, values: Tensor, start: int, end: int, tip: list[int]
+                 ) -> None:
+        self.buffers = (keys, values)
+        self.start, self.end = start, end
+        self.tip = tip  # [frames written into the buffers], shared by their windows
+
+    @classmethod
+    def of(cls, keys: Tensor, values: Tensor) -> KVWindow:
+        """A window over exactly ``keys`` / ``values`` (B, H, S, hd), with no spare room."""
+        return cls(keys, values, 0, keys.shape[2], [keys.shape[2]])
+
+    def view(self) -> tuple[Tensor, Tensor]:
+        """``(keys, values)``, each (B, H, end - start, head_dim), views of the buffers."""
+        k, v = self.buffers
+        return k[:, :, self.start : self.end], v[:, :, self.start : self.end]
+
+    def extended(self, k: Tensor, v: Tensor, keep: int) -> tuple[Tensor, Tensor, KVWindow]:
+        """Append T new frames (B, H, T, hd).
+
+        Returns ``(all keys, all values)`` (B, H, S + T, hd) and the window of the last
+        ``keep`` frames.
+        """
+        T = k.shape[2]
+        size = self.end - self.start
+        buf_k, buf_v = self.buffers
+        if (self.tip[0] != self.end or self.end + T > buf_k.shape[2]
+                or torch.is_grad_enabled()):
+            B, H, _, D = buf_k.shape
+            capacity = size + T + (0 if torch.is_grad_enabled() else KV_SPARE_FRAMES)
+            old_k, old_v = self.view()
+            buf_k = buf_k.new_empty(B, H, capacity, D)
+            buf_v = buf_v.new_empty(B, H, capacity, D)
+            buf_k[:, :, :size] = old_k
+            buf_v[:, :, :size] = old_v
+            start, end, tip = 0, size, [size]
+        else:
+            start, end, tip = self.start, self.end, self.tip
+        buf_k[:, :, end : end + T] = k
+        buf_v[:, :, end : end + T] = v
+        tip[0] = end + T
+        new = KVWindow(buf_k, buf_v, max(start, end + T - keep), end + T, tip)
+        return buf_k[:, :, start : end + T], buf_v[:, :, start : end + T], new
+
+
 @dataclass
 class WavLMState:
     """Streaming state.
 
     conv_ctx: one context per causal front-end stage (B, C, k-1), then the positional one.
-    keys, values: per transformer layer (B, H, S, head_dim), S <= window_size - chunk_frames.
+    keys, values: per transformer layer (B, H, S, head_dim), S <= window_size - chunk_frames
+        (views of ``windows``).
+    windows: per transformer layer, where those keys and values are kept (see ``KVWindow``);
+        None in a state built from ``keys`` and ``values`` alone.
     """
 
     conv_ctx: list[Tensor | None]
     keys: list[Tensor]
     values: list[Tensor]
+    windows: list[KVWindow] | None = None
 
     def tensors(self) -> list[Tensor]:
         return [t for t in self.conv_ctx if t is not None] + self.keys + self.values
@@ -187,8 +251,9 @@ class MultiHeadAttention(nn.Module):
         self.gru_rel_pos_const = nn.Parameter(torch.ones(1, num_heads, 1, 1))
 
     def forward(self, x: Tensor, position_bias: Tensor, mask: Tensor | None,
-                past_k: Tensor | None = None, past_v: Tensor | None = None
-                ) -> tuple[Tensor, Tensor, Tensor]:
+                past_k: Tensor | None = None, past_v: Tensor | None = None,
+                window: KVWindow | None = None, keep: int = 0
+                ) -> tuple[Tensor, Tensor, Tensor, KVWindow | None]:
         """Attend from the T new frames to the S past frames and themselves.
 
         Args:
@@ -196,14 +261,21 @@ class MultiHeadAttention(nn.Module):
             position_bias: (H, T, S + T) relative position bias.
             mask: additive float mask (T, S + T) or None.
             past_k, past_v: (B, H, S, head_dim) cached keys and values, or None (S = 0).
+            window: the cached keys and values as a ``KVWindow`` (in place of past_k/past_v),
+                to which the new ones are appended; the returned window keeps the last
+                ``keep`` frames.
 
         Returns:
-            ``(output (B, T, dim), keys (B, H, S + T, hd), values (B, H, S + T, hd))``.
+            ``(output (B, T, dim), keys (B, H, S + T, hd), values (B, H, S + T, hd),
+            the new window or None when none was given)``.
         """
         B, T, _ = x.shape
         qkv = self.qkv_proj(x).reshape(B, T, 3, self.num_heads, self.head_dim)
         q, k, v = (t.transpose(1, 2) for t in qkv.unbind(dim=2))
-        if past_k is not None and past_v is not None:
+        new_window = None
+        if window is not None:
+            k, v, new_window = window.extended(k, v, keep)
+        elif past_k is not None and past_v is not None:
             k = torch.cat([past_k, k], dim=2)
             v = torch.cat([past_v, v], dim=2)
         heads = x.reshape(B, T, self.num_heads, self.head_dim).transpose(1, 2)
@@ -217,7 +289,7 @@ class MultiHeadAttention(nn.Module):
             q, k, v, attn_mask=bias.to(q.dtype),
             dropout_p=self.dropout if self.training else 0.0,
         )
-        return self.out_proj(out.transpose(1, 2).reshape(B, T, -1)), k, v
+        return self.out_proj(out.transpose(1, 2).reshape(B, T, -1)), k, v, new_window
 
 
 class TransformerLayer(nn.Module):
@@ -232,12 +304,15 @@ class TransformerLayer(nn.Module):
         self.feed_forward = FeedForward(dim, ffn_dim, dropout)
 
     def forward(self, x: Tensor, position_bias: Tensor, mask: Tensor | None,
-                past_k: Tensor | None = None, past_v: Tensor | None = None
-                ) -> tuple[Tensor, Tensor, Tensor]:
-        """x: (B, T, dim) -> (B, T, dim), plus all keys and values (see MultiHeadAttention)."""
-        h, k, v = self.attention(self.attention_norm(x), position_bias, mask, past_k, past_v)
+                past_k: Tensor | None = None, past_v: Tensor | None = None,
+                window: KVWindow | None = None, keep: int = 0
+                ) -> tuple[Tensor, Tensor, Tensor, KVWindow | None]:
+        """x: (B, T, dim) -> (B, T, dim), plus all keys and values and the new window (see
+        MultiHeadAttention)."""
+        h, k, v, window = self.attention(self.attention_norm(x), position_bias, mask, past_k,
+                                         past_v, window, keep)
         x = x + self.dropout(h)
-        return x + self.feed_forward(self.feed_forward_norm(x)), k, v
+        return x + self.feed_forward(self.feed_forward_norm(x)), k, v, window
 
 
 class TransformerEncoder(nn.Module):
@@ -356,7 +431,7 @@ class WavLM(nn.Module):
             frames = torch.arange(T, device=x.device)
             bias = enc.position_bias(frames, frames).to(x.dtype)
             for layer in enc.layers:
-                x, _, _ = layer(x, bias, None)
+                x, _, _, _ = layer(x, bias, None)
             return x, None
 
         T = x.shape[1]
@@ -365,13 +440,22 @@ class WavLM(nn.Module):
         keep = self.window_size - self.chunk_frames
         keys: list[Tensor] = []
         values: list[Tensor] = []
+        windows: list[KVWindow] = []
         for i, layer in enumerate(enc.layers):
-            past_k = state.keys[i] if state else None
-            past_v = state.values[i] if state else None
-            x, k, v = layer(x, bias, mask, past_k, past_v)
-            keys.append(k[:, :, -keep:])
-            values.append(v[:, :, -keep:])
-        return x, WavLMState(conv_ctx, keys, values)
+            if state is None:  # the first call's keys and values are kept as they are
+                x, k, v, _ = layer(x, bias, mask)
+                window = KVWindow.of(k[:, :, -keep:], v[:, :, -keep:])
+            else:
+                past = (state.windows[i] if state.windows is not None
+                        else KVWindow.of(state.keys[i], state.values[i]))
+                x, _, _, new_window = layer(x, bias, mask, window=past, keep=keep)
+                assert new_window is not None
+                window = new_window
+            windows.append(window)
+            k, v = window.view()
+            keys.append(k)
+            values.append(v)
+        return x, WavLMState(conv_ctx, keys, values, windows)
 
     def _causal_bias_and_mask(self, S: int, T: int, device: torch.device, dtype: torch.dtype
                               ) -> tuple[Tensor, Tensor | None]:
