@@ -45,6 +45,13 @@ from focalcli.train.losses import (
     waveform_loss,
 )
 
+#: The stop request of a running :meth:`Trainer.fit`: set it (a signal handler, another thread,
+#: `focal train` on Ctrl-C) and the loop stops after the current step, saves a checkpoint and
+#: returns. `fit` clears it when it starts and sets it on SIGTERM. TRAINING is set while the
+#: loop runs (a request outside it has nothing to stop).
+STOP_REQUEST = threading.Event()
+TRAINING = threading.Event()
+
 
 def default_run_dir(run: str) -> Path:
     """``$FOCAL_TRAIN_DIR/<run>`` or ``~/.cache/focal/train/<run>``."""
@@ -505,23 +512,26 @@ class Trainer:
         """Train until ``steps`` (default ``cfg.steps``), checkpointing; returns the last logs."""
         cfg = self.cfg
         target = cfg.steps if steps is None else steps
-        stop = {"requested": False}
+        stop = STOP_REQUEST
+        stop.clear()
 
         def _request_stop(signum: int, _frame: object) -> None:
-            stop["requested"] = True
+            stop.set()
 
         previous = None
         if threading.current_thread() is threading.main_thread():
             previous = signal.signal(signal.SIGTERM, _request_stop)
+        TRAINING.set()
         try:
             self._loop(target, stop)
         finally:
+            TRAINING.clear()
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
         self.save()
         return self.last_logs
 
-    def _loop(self, target: int, stop: dict[str, bool]) -> None:
+    def _loop(self, target: int, stop: threading.Event) -> None:
         """Steps until ``target`` or a SIGTERM (then the caller saves a checkpoint)."""
         cfg = self.cfg
         acc: dict[str, float] = {}
@@ -529,7 +539,7 @@ class Trainer:
         n_log = 0
         t_log = last_ckpt = time.monotonic()
         self.last_logs = {}
-        while self.step < target and not stop["requested"]:
+        while self.step < target and not stop.is_set():
             t0 = time.process_time()
             logs = self.train_step()
             self.cpu_seconds += time.process_time() - t0
@@ -552,7 +562,7 @@ class Trainer:
                 self.save()
                 last_ckpt = time.monotonic()
             self.last_logs = logs
-        if stop["requested"]:
+        if stop.is_set():
             self.log(f"SIGTERM: stopping at step {self.step}")
 
     @torch.no_grad()
