@@ -96,16 +96,18 @@ class OptimConfig:
     ``freeze``: parameter-name prefixes (e.g. ``"encoder"``, ``"compressor"``,
     ``"decoder.backbone"``) held fixed, for staged training: with the encoder and compressor
     frozen the tokens stay exactly those of the warm start while the decoder side learns.
-    ``freeze_leading``: parameter name -> n, the first n rows (dim 0) of that tensor held at
-    their warm-start values (their gradient zeroed, and restored after each step so weight
-    decay cannot move them), e.g. ``{"compressor.out_proj.weight": 12}`` keeps the first
-    group's tokens those of a single-group warm start while the new groups' rows learn.
+    ``freeze_leading``: parameter name -> n, or -> [dim, n]: the first n rows (dim 0), or the
+    first n entries along ``dim``, of that tensor held at their warm-start values (their
+    gradient zeroed, and restored after each step so weight decay cannot move them), e.g.
+    ``{"compressor.out_proj.weight": 12}`` keeps the first group's tokens those of a
+    single-group warm start while the new groups' rows learn, and
+    ``{"decompressor.in_proj.weight": [1, 12]}`` keeps its first 12 input columns.
     """
 
     lr: float = 1e-3
     encoder_lr_mult: float = 1.0
     freeze: list[str] = field(default_factory=list)
-    freeze_leading: dict[str, int] = field(default_factory=dict)
+    freeze_leading: dict[str, int | list[int]] = field(default_factory=dict)
     betas: tuple[float, float] = (0.8, 0.99)
     weight_decay: float = 0.01
     warmup_steps: int = 300

@@ -222,27 +222,39 @@ class Trainer:
                 frozen += p.numel()
         self.log(f"frozen: {', '.join(prefixes)} ({frozen:,} parameters)")
 
-    def _freeze_leading(self, rows: dict[str, int]) -> dict[str, tuple[Tensor, Tensor]]:
-        """Hold the leading rows of the named tensors: returns name -> (param, saved rows)."""
+    def _freeze_leading(self, spec: dict[str, int | list[int]]
+                        ) -> list[tuple[Tensor, int, Tensor]]:
+        """Hold the leading slices of the named tensors (``optim.freeze_leading``): returns
+        (param, dim, saved slice) per entry."""
         params = dict(self.codec.named_parameters())
-        held: dict[str, tuple[Tensor, Tensor]] = {}
-        for name, n in rows.items():
+        held: list[tuple[Tensor, int, Tensor]] = []
+        shown = []
+        for name, value in spec.items():
+            dim, n = (0, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
             if name not in params:
                 raise ValueError(f"optim.freeze_leading: no parameter is named {name!r}")
             p = params[name]
-            if not 0 < n <= p.shape[0]:
-                raise ValueError(f"optim.freeze_leading: {name} has {p.shape[0]} rows, not {n}")
-            saved = p.detach()[:n].clone()
-            p.register_hook(lambda g, n=n: torch.cat([torch.zeros_like(g[:n]), g[n:]]))
-            held[name] = (p, saved)
+            if not (0 <= dim < p.dim() and 0 < n <= p.shape[dim]):
+                raise ValueError(f"optim.freeze_leading: {name} {tuple(p.shape)} has no "
+                                 f"leading {n} along dim {dim}")
+            saved = p.detach().narrow(dim, 0, n).clone()
+
+            def _hook(g: Tensor, dim: int = dim, n: int = n) -> Tensor:
+                g = g.clone()
+                g.narrow(dim, 0, n).zero_()
+                return g
+
+            p.register_hook(_hook)
+            held.append((p, dim, saved))
+            shown.append(f"{name}[{':, ' * dim}:{n}]")
         if held:
-            self.log("frozen rows: " + ", ".join(f"{k}[:{n}]" for k, n in rows.items()))
+            self.log("frozen slices: " + ", ".join(shown))
         return held
 
     def _restore_held_rows(self) -> None:
         with torch.no_grad():
-            for p, saved in self._held_rows.values():
-                p[: saved.shape[0]] = saved
+            for p, dim, saved in self._held_rows:
+                p.narrow(dim, 0, saved.shape[dim]).copy_(saved)
 
     def _check_rungs(self) -> None:
         w = self.cfg.loss

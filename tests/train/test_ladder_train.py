@@ -103,3 +103,37 @@ def test_bad_rung_settings_are_refused(tmp_path: Path, source: Path) -> None:
         _trainer(tmp_path, source, rung_groups=[1, 5], rung_probs=[0.5, 0.5])
     with pytest.raises(ValueError, match="sum to 1"):
         _trainer(tmp_path, source, rung_probs=[0.5, 0.3, 0.3])
+
+
+def test_with_everything_old_held_rung_one_stays_the_warm_start(tmp_path: Path,
+                                                                source: Path) -> None:
+    """The bundled ladder's recipe: only the new rows and columns learn, so rung 1 decodes
+    sample for sample as the single-group model after training, and rung 4 differs."""
+    tr = _trainer(tmp_path, source, rung_groups=[2, 4], rung_probs=[0.5, 0.5])
+    tr.cfg.optim.freeze = ["encoder", "compressor.layers", "decompressor.in_proj.bias",
+                           "decompressor.layers", "decompressor.refiner", "decoder"]
+    tr.cfg.optim.freeze_leading = {"compressor.out_proj.weight": 8,
+                                   "compressor.out_proj.bias": 8,
+                                   "decompressor.in_proj.weight": [1, 8]}
+    tr = Trainer(tr.cfg, tmp_path / "run2", sampler=tr.sampler, log=lambda _msg: None)
+    for _ in range(4):
+        tr.train_step()
+    single = load_codec(str(source))
+    sig = torch.from_numpy(_synth(0.64, 150.0, 9))[None]
+    with torch.no_grad():
+        t1, _ = single.sig_to_toks(sig)
+        want, _ = single.toks_to_sig(t1)
+        codec = tr.codec.eval()
+        toks, _ = codec.sig_to_toks(sig)
+        got1, _ = codec.toks_to_sig(toks[..., :1])
+        got4, _ = codec.toks_to_sig(toks)
+    assert torch.equal(toks[..., 0], t1)
+    torch.testing.assert_close(got1, want, atol=1e-5, rtol=0)
+    assert not torch.allclose(got4, want, atol=1e-4)
+    with pytest.raises(ValueError, match="no leading 9 along dim 1"):
+        tr.cfg.optim.freeze_leading = {"decompressor.in_proj.weight": [1, 9]}
+        tr.cfg.optim.freeze = []
+        cfg = tr.cfg
+        cfg.model = tiny_grouped_config(1)
+        cfg.init_from = None
+        Trainer(cfg, tmp_path / "run3", sampler=tr.sampler, log=lambda _msg: None)
