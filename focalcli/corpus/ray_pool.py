@@ -11,8 +11,10 @@ error instead of being tried forever. ray is imported only here, when `--ray` is
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
+import socket
 import sys
 from collections import deque
 from collections.abc import Iterator
@@ -37,13 +39,51 @@ INSTALL_HINT = "--ray needs Ray: pip install 'focalcli[ray]'"
 LOOPBACK_ONLY_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
 
+#: seconds to wait for a TCP connection to a cluster's address before giving up
+CONNECT_TIMEOUT_S = 10.0
+
+
+def is_loopback(address: str) -> bool:
+    """True when a ``HOST:PORT`` address names this machine's loopback (127.x, ::1, localhost).
+
+    Ray rewrites such an address to the machine's own network address before connecting,
+    which never answers when the cluster listens on loopback only (as one started by focal,
+    a test or the benchmark does): joining it needs :data:`LOOPBACK_ONLY_ENV` too.
+    """
+    host = address.rsplit(":", 1)[0].strip("[]") if ":" in address else address
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_reachable(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+    """Raise a one-line FocalError (exit 1) unless ``HOST:PORT`` (or ``ray://HOST:PORT``)
+    accepts a TCP connection within `timeout_s`: Ray itself retries a dead address for minutes.
+    ``auto`` and other forms are left to Ray."""
+    bare = address.removeprefix("ray://")
+    host, sep, port = bare.rpartition(":")
+    if not sep or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        if isinstance(err, TimeoutError):
+            reason = f"no answer in {timeout_s:g} s"
+        raise FocalError(f"cannot connect to Ray at {address}: {reason}",
+                         exit_code=ExitCode.FAILURE) from None
+
+
 def import_ray(local: bool = False) -> Any:
     """ray, or a one-line FocalError (exit 2) saying how to install it.
 
-    `local`: the run starts its own single-machine cluster on 127.0.0.1 (Ray advertises the
-    loopback address; whether every Ray server also binds only to it depends on the Ray
-    release, so keep such a machine behind a firewall); a no-op if ray is already imported or
-    the variable is set.
+    `local`: the run starts its own single-machine cluster on 127.0.0.1, or joins one at a
+    loopback address (Ray advertises the loopback address; whether every Ray server also
+    binds only to it depends on the Ray release, so keep such a machine behind a firewall); a
+    no-op if ray is already imported or the variable is set.
     """
     if local and "ray" not in sys.modules:
         os.environ.setdefault(LOOPBACK_ONLY_ENV, "0")
@@ -87,7 +127,9 @@ class RayPool:
 
     def __init__(self, spec: EncodeSpec, address: str | None, workers: int | None,
                  threads: int | None = None) -> None:
-        self.ray = import_ray(local=address is None)
+        if address is not None and address != "auto":
+            check_reachable(address)
+        self.ray = import_ray(local=address is None or is_loopback(address.removeprefix("ray://")))
         self.spec = spec
         self.cpus_per_worker = max(1, threads or 1)
         self._started = False

@@ -36,11 +36,12 @@ def write_corpus(root: Path, count: int, seconds: float = 2.0, seed: int = 0) ->
 
 
 def focal(*args: str | Path, cwd: Path, env: dict[str, str] | None = None,
-          expect: int | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
+          expect: int | None = None, timeout: float = 180,
+          unset: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
     """Run `python -m focalcli ARGS` with the bundled model; check no traceback (and the
-    exit status if `expect`)."""
+    exit status if `expect`). `unset`: environment variables the child must not inherit."""
     full_env = dict(os.environ, HF_HUB_OFFLINE="1", FOCAL_THREADS="1", OMP_NUM_THREADS="1")
-    for name in ("FOCAL_MODEL", "FOCAL_JOBS"):
+    for name in ("FOCAL_MODEL", "FOCAL_JOBS", *unset):
         full_env.pop(name, None)
     full_env.update(env or {})
     proc = subprocess.run([sys.executable, "-m", "focalcli", *map(str, args)], cwd=cwd,

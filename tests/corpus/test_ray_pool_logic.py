@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from focalcli.cli.batch import Job
+from focalcli.cli.errors import ExitCode, FocalError
 from focalcli.cli.report import Reporter
 from focalcli.cli.settings import Settings
 from focalcli.corpus import ray_pool
@@ -118,3 +119,25 @@ def test_a_file_that_kills_its_worker_becomes_an_error(monkeypatch: pytest.Monke
     assert pool.worker_deaths == ray_pool.MAX_TRIES
     assert len(fake.actors) == 2 + ray_pool.MAX_TRIES  # every death: a new worker
     assert all(a.dead for a in fake.actors)  # and close() stops them all
+
+
+@pytest.mark.parametrize(("address", "loopback"), [
+    ("127.0.0.1:6379", True), ("127.3.2.1:1", True), ("localhost:6379", True),
+    ("[::1]:6379", True), ("10.0.0.5:6379", False), ("head.example:6379", False),
+    ("auto", False)])
+def test_loopback_addresses_are_recognised(address: str, loopback: bool) -> None:
+    assert ray_pool.is_loopback(address) is loopback
+
+
+def test_an_address_nobody_answers_fails_at_once_in_one_line() -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port that was free a moment ago: nobody listens
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    for address in (f"127.0.0.1:{port}", f"ray://127.0.0.1:{port}"):
+        with pytest.raises(FocalError) as err:
+            ray_pool.check_reachable(address, timeout_s=2.0)
+        assert err.value.exit_code == ExitCode.FAILURE
+        assert str(err.value) == f"cannot connect to Ray at {address}: Connection refused"
+    ray_pool.check_reachable("auto")  # left to Ray
