@@ -37,6 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SPEECH = ROOT.parent / "shared" / "data" / "speech"
 CONFIG_4K = ROOT / "tests" / "model" / "configs" / "50hz_4k_causal.json"
 CORPUS_HOURS = 60_000
+#: a run that takes longer than this is a hang, not a figure
+RUN_TIMEOUT_S = 1800
 
 
 def copy_dev_files(speech: Path, dest: Path, count: int) -> float:
@@ -57,8 +59,13 @@ def timed_encode(args: list[str], env: dict[str, str]) -> tuple[float, float]:
     """(wall seconds, CPU seconds of the `focal encode` process itself, not of Ray workers)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "focalcli", "encode", "-q", *args], env=env,
-                          capture_output=True, text=True, check=False)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "focalcli", "encode", "-q", *args],
+                              env=env, capture_output=True, text=True, check=False,
+                              timeout=RUN_TIMEOUT_S)
+    except subprocess.TimeoutExpired as err:
+        sys.exit(f"focal encode {' '.join(args)} did not finish in {RUN_TIMEOUT_S} s: "
+                 f"{(err.stderr or b'')[-2000:]!r}")
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
