@@ -35,14 +35,10 @@ from focalcli.errors import (
     ExitCode,
     OutputProblem,
     StreamDamaged,
-    StreamInvalid,
     UsageProblem,
 )
 
 FORMATS = ("wav", "flac", "raw")
-#: audio held back while the total length is unknown (a live stream's end marker has it);
-#: more than the padding of the last 80 ms chunk plus resampler slack
-HOLD_SECONDS = 0.25
 
 
 @dataclass(frozen=True)
@@ -129,7 +125,7 @@ class _Decoder:
     """Decodes one job at a time (several at once with -j); loaded models are shared."""
 
     def __init__(self, settings: Settings, opts: DecodeOptions, reporter: Reporter) -> None:
-        from focalcli.cli.codecs import CodecCache
+        from focalcli.pipeline.codecs import CodecCache
 
         self.settings = settings
         self.opts = opts
@@ -152,7 +148,7 @@ class _Decoder:
         return fmt
 
     def run(self, job: Job, ctx: JobContext) -> int:
-        from focalcli.cli import fcs
+        from focalcli.pipeline import fcs
 
         fmt = self._output_format(job.dst)
         if job.dst != STDIO:
@@ -195,20 +191,11 @@ class _Decoder:
 
     def _write(self, target: Any, fmt: str, codec: Any, stream: Any, out_rate: int,
                ctx: JobContext) -> str | None:
-        """Decode `stream` into `target` (a path for WAV/FLAC files, else a binary file).
-
-        Streams chained after the first (``cat a.fcs b.fcs``) follow in the same output, each
-        decoded as a stream of its own (fresh decoder state, its own exact length). One that
-        cannot continue the output (other channel count, unknown model) ends decoding there:
-        the returned line says so (None when everything was decoded)."""
-        from focalcli.audio import (
-            AudioError,
-            ExactLength,
-            RawPcmSink,
-            SoundFileSink,
-            StreamResampler,
-        )
-        from focalcli.cli.codec_io import toks_to_sig_blocks
+        """Decode `stream` (and the streams chained after it) into `target` (a path for
+        WAV/FLAC files, else a binary file); the line saying why decoding stopped at a chained
+        stream, or None (:func:`focalcli.pipeline.decode.decode_stream`)."""
+        from focalcli.audio import AudioError, RawPcmSink, SoundFileSink
+        from focalcli.pipeline.decode import decode_stream
 
         channels = stream.channels
         ctx.set_total(stream.duration_s())
@@ -221,52 +208,10 @@ class _Decoder:
                                      channels, self.opts.pcm)
             except AudioError as err:
                 raise OutputProblem(str(err)) from None
-        stopped = None
-
-        def toks_blocks(codec: Any) -> Any:
-            for toks in stream.blocks(codec.chunk_tokens if codec.causal else 1, codec.num_tokens):
-                self._check_strict(stream)
-                yield toks
-            self._check_strict(stream)
-
         with sink:
-            while True:
-                resampler = StreamResampler(int(codec.sample_rate_output), out_rate, channels)
-                trim = ExactLength(sink, channels, hold=int(HOLD_SECONDS * out_rate))
-                for sig in toks_to_sig_blocks(codec, toks_blocks(codec), channels):
-                    ctx.check()
-                    ctx.advance(trim.put(resampler.push(sig), stream.output_length(out_rate))
-                                / out_rate)
-                trim.put(resampler.flush(), stream.output_length(out_rate))
-                trim.finish(stream.output_length(out_rate))
-                more = stream.next_stream()
-                self._check_strict(stream)  # junk after the end marker is damage too
-                if not more:
-                    break
-                codec, stopped = self._chained_codec(stream, channels)
-                if codec is None:
-                    break
+            stopped = decode_stream(stream, codec, sink, out_rate, codecs=self.codecs,
+                                    strict=self.opts.strict, check=ctx.check,
+                                    advance=ctx.advance)
         if buffer is not None:
             target.write(buffer.getvalue())
         return stopped
-
-    def _chained_codec(self, stream: Any, channels: int) -> tuple[Any, str | None]:
-        """The codec for the stream `stream` has just moved to, or (None, why it is not
-        decoded) when it cannot continue the output."""
-        from focalcli.errors import FocalError
-
-        k = stream.stream_index
-        if stream.channels != channels:
-            return None, (f"stream {k} has {stream.channels} channel(s), the output "
-                          f"{channels}; decoded the first {k - 1} stream(s) only")
-        try:
-            codec = self.codecs.for_stream(stream.model_name, stream.weights_hash, stream.name,
-                                           stream.header.token_space)
-            stream.check_codec(codec)
-        except FocalError as err:
-            return None, f"stream {k} not decoded ({err.message}); decoded the first {k - 1} only"
-        return codec, None
-
-    def _check_strict(self, stream: Any) -> None:
-        if self.opts.strict and stream.damages:
-            raise StreamInvalid(f"damaged: {stream.describe_damage()} (--strict)", stream.name)

@@ -143,7 +143,7 @@ class _Encoder:
     """Encodes one job at a time (several at once with -j); the model is shared."""
 
     def __init__(self, settings: Settings, opts: EncodeOptions, reporter: Reporter) -> None:
-        from focalcli.cli.codecs import CodecCache
+        from focalcli.pipeline.codecs import CodecCache
 
         self.settings = settings
         self.opts = opts

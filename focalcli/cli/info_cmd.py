@@ -17,7 +17,6 @@ from focalcli.cli.settings import Settings, make_settings
 from focalcli.errors import (
     ExitCode,
     FocalError,
-    StreamInvalid,
     UsageProblem,
     batch_exit_code,
 )
@@ -129,39 +128,13 @@ class _Verifier:
     """Decodes a summarised stream with its model and checks the audio (imports torch)."""
 
     def __init__(self, settings: Settings) -> None:
-        from focalcli.cli.codecs import CodecCache
+        from focalcli.pipeline.codecs import CodecCache
 
         self.settings = settings
         self.codecs = CodecCache(settings)
 
     def verify(self, data: bytes, name: str) -> bool:
         """Decode the .fcs in `data` with its model; StreamInvalid if the audio is not right."""
-        import io
+        from focalcli.pipeline.verify import verify_fcs
 
-        import numpy as np
-
-        from focalcli.cli import fcs
-        from focalcli.cli.codec_io import toks_to_sig_blocks
-
-        stream = fcs.TokenStream(io.BytesIO(data), name)
-        while True:  # each of the streams chained in the file (`cat a.fcs b.fcs`)
-            codec = self.codecs.for_stream(stream.model_name, stream.weights_hash, name,
-                                           stream.header.token_space)
-            stream.check_codec(codec)
-            chunk = codec.chunk_tokens if codec.causal else 1
-            samples = 0
-            blocks = stream.blocks(chunk, codec.num_tokens)
-            for sig in toks_to_sig_blocks(codec, blocks, stream.channels):
-                if not np.isfinite(sig).all():
-                    raise StreamInvalid("decoding gave non-finite samples", name)
-                samples += sig.shape[1]
-            expected = stream.output_length(int(codec.sample_rate_output))
-            if expected is not None and stream.num_samples is not None:
-                # a non-causal model's tokens may end short of the length; decoding pads it
-                tokens = codec.num_tokens(stream.num_samples)
-                expected = min(expected, tokens * codec.samples_per_token_output)
-            if expected is not None and samples < expected:
-                raise StreamInvalid(f"decoding gave {samples} samples, expected {expected}",
-                                    name)
-            if not stream.next_stream():
-                return True
+        return verify_fcs(data, name, self.codecs)

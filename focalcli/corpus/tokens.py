@@ -143,7 +143,7 @@ def toks_to_fcs_bytes(toks: np.ndarray, identity: dict[str, Any], *, source_rate
     `source_rate` (Hz) and `num_samples` (per channel, at `source_rate`) come from the token
     table (or the manifest); `focal decode` of the result restores the original length.
     """
-    from focalcli.cli import fcs
+    from focalcli.pipeline.fcs import new_writer
 
     model = SimpleNamespace(name=identity["name"], weights_hash=identity["weights_hash"],
                             bits_per_token=identity["bits_per_token"],
@@ -152,7 +152,7 @@ def toks_to_fcs_bytes(toks: np.ndarray, identity: dict[str, Any], *, source_rate
                             sample_rate_output=identity["sample_rate_output"],
                             token_space=identity.get("token_space"))
     buf = io.BytesIO()
-    writer = fcs.new_writer(buf, model, source_rate=source_rate, channels=int(toks.shape[0]),
+    writer = new_writer(buf, model, source_rate=source_rate, channels=int(toks.shape[0]),
                             source_frames=num_samples, packet_tokens=None, live=False)
     writer.write(np.asarray(toks, dtype=np.int64))
     writer.close(num_samples=num_samples)

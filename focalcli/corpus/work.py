@@ -86,7 +86,7 @@ class FileEncoder:
         """The codec (loaded once); ModelProblem (exit 7) if it cannot be loaded."""
         with self._lock:
             if self._codec is None:
-                from focalcli.cli.codecs import CodecCache
+                from focalcli.pipeline.codecs import CodecCache
                 from focalcli.settings import Settings
 
                 self._codec = CodecCache(Settings(model=self.spec.model,

@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from focalcli.cli.fcs import TokenStream, info_fields  # noqa: E402
+from focalcli.cli.fcs import info_fields  # noqa: E402
 from focalcli.container import FcsError, FcsHeader, FcsReader, FcsWriter, summarize  # noqa: E402
 from focalcli.container.fcs import (  # noqa: E402
     DATA_SYNC,
@@ -57,6 +57,7 @@ from focalcli.container.fcs import (  # noqa: E402
 )
 from focalcli.container.reader import PAST_WINDOW  # noqa: E402
 from focalcli.errors import FocalError  # noqa: E402
+from focalcli.pipeline.fcs import TokenStream  # noqa: E402
 
 MEMORY_LIMIT_MB = 512
 CASE_LIMIT_S = 10

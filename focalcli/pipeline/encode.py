@@ -1,19 +1,20 @@
-"""Audio source -> tokens -> .fcs bytes for one file: the encode loop every runner shares.
+"""Audio source -> tokens -> .fcs bytes: the encode loop every runner shares.
 
-`focal encode` (one file, `-j N` threads), the corpus runners (`--shard`, `--ray`) and the
-token export all call :func:`encode_source`, so the same input gives the same tokens and the
-same `.fcs` bytes whichever way it was run. Imports the engine (hence torch) at call time only.
+`focal encode` (one file, `-j N` threads), the corpus runners (`--shard`, `--ray`), the token
+export and :mod:`focalcli.api` all call :func:`encode_source`, so the same input gives the
+same tokens and the same `.fcs` bytes whichever way it was run. Packet-ms -> tokens is
+:func:`packet_tokens_for`, here only. Imports the engine (hence torch) at call time only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import numpy as np
 
-from focalcli.errors import InputProblem
+from focalcli.errors import InputProblem, UsageProblem
 
 #: seconds of input read and coded per step
 BLOCK_SECONDS = 10.0
@@ -54,50 +55,44 @@ def encode_source(codec: Any, source: Any, out: BinaryIO | None, *, name: str,
     packet. `check()` is called before each block (it may raise to cancel), `advance(seconds)`
     after it. `name` names the input in errors (InputProblem, exit 3, for unreadable audio).
     """
-    from focalcli.audio import AudioError, StreamResampler, downmix
-    from focalcli.cli import fcs
-    from focalcli.cli.codec_io import sig_blocks_to_toks
+    from focalcli.audio import AudioError
+    from focalcli.pipeline.fcs import new_writer
+    from focalcli.pipeline.streaming import StreamEncoder
 
     rate = source.sample_rate
     coded_channels = source.channels if multichannel else 1
     if packet_tokens is not None and out is not None:
-        from focalcli.container.fcs import MAX_TOKENS_PER_PACKET
-        from focalcli.errors import UsageProblem
-
-        if packet_tokens * coded_channels > MAX_TOKENS_PER_PACKET:
-            raise UsageProblem(f"--packet-ms: {packet_tokens} tokens x {coded_channels} "
-                               f"channels exceed the {MAX_TOKENS_PER_PACKET} tokens a packet "
-                               "holds; use shorter packets", name)
-    resampler = StreamResampler(rate, codec.sample_rate_input, coded_channels)
-    frames = 0
-
-    def sig_blocks() -> Iterator[np.ndarray]:
-        nonlocal frames
-        try:
-            for block in source.blocks(max(1, int(BLOCK_SECONDS * rate))):
-                if check is not None:
-                    check()
-                frames += block.shape[1]
-                yield resampler.push(block if multichannel else downmix(block))
-                if advance is not None:
-                    advance(block.shape[1] / rate)
-        except AudioError as err:
-            raise InputProblem(str(err), name) from None
-        yield resampler.flush()
-
+        check_packet_fits(packet_tokens, coded_channels, name)
     writer = None
     if out is not None:
-        writer = fcs.new_writer(out, codec, source_rate=rate, channels=coded_channels,
-                                source_frames=source.num_frames, packet_tokens=packet_tokens,
-                                live=live)
+        writer = new_writer(out, codec, source_rate=rate, channels=coded_channels,
+                            source_frames=source.num_frames, packet_tokens=packet_tokens,
+                            live=live)
     kept: list[np.ndarray] = []
     num_tokens = 0
-    for toks in sig_blocks_to_toks(codec, sig_blocks(), coded_channels):
+
+    def emit(toks: np.ndarray) -> None:
+        nonlocal num_tokens
+        if not toks.shape[1]:
+            return
         num_tokens += toks.shape[1]
         if writer is not None:
             writer.write(toks)
         if keep_toks:
             kept.append(toks)
+
+    with StreamEncoder(codec, rate, source.channels, multichannel=multichannel) as encoder:
+        try:
+            for block in source.blocks(max(1, int(BLOCK_SECONDS * rate))):
+                if check is not None:
+                    check()
+                emit(encoder.push(block))
+                if advance is not None:
+                    advance(block.shape[1] / rate)
+        except AudioError as err:
+            raise InputProblem(str(err), name) from None
+        emit(encoder.flush())
+        frames = encoder.frames_in
     if writer is not None:
         writer.close(num_samples=frames)
     all_toks = None
@@ -105,6 +100,16 @@ def encode_source(codec: Any, source: Any, out: BinaryIO | None, *, name: str,
         all_toks = (np.concatenate(kept, axis=1) if kept
                     else np.zeros((coded_channels, 0), dtype=np.int64))
     return EncodedSource(rate, coded_channels, frames, num_tokens, all_toks)
+
+
+def check_packet_fits(packet_tokens: int, channels: int, name: str | None = None) -> None:
+    """UsageProblem (exit 2) if `packet_tokens` per channel x `channels` exceed a packet."""
+    from focalcli.container.fcs import MAX_TOKENS_PER_PACKET
+
+    if packet_tokens * channels > MAX_TOKENS_PER_PACKET:
+        raise UsageProblem(f"--packet-ms: {packet_tokens} tokens x {channels} "
+                           f"channels exceed the {MAX_TOKENS_PER_PACKET} tokens a packet "
+                           "holds; use shorter packets", name)
 
 
 def packet_tokens_for(codec: Any, packet_ms: float | None, live_stream: bool) -> int | None:

@@ -1,4 +1,5 @@
-"""Loading models once per run: batch jobs (and threads) share each loaded codec.
+"""Loading models once per run (batch jobs and threads share each loaded codec), and the
+model that decodes a given stream.
 
 Everything heavy (torch, focalcli.model.codec, focalcli.engine) is imported on first use.
 """
@@ -8,8 +9,27 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from focalcli.cli.settings import Settings
 from focalcli.errors import ModelProblem, StreamInvalid
+from focalcli.settings import Settings
+
+
+def load_model(source: str | None, precision: str = "fp32") -> Any:
+    """The `FocalCodec` for `source` (a name, folder or config.json; None: FOCAL_MODEL or the
+    bundled default) at `precision`; ModelProblem (exit 7) if it cannot be loaded."""
+    from focalcli.model import ModelLoadError, load_codec
+
+    try:
+        return load_codec(source, precision=precision)
+    except ModelLoadError as err:
+        raise ModelProblem(f"cannot load model: {err}") from None
+
+
+def codec_fits(codec: Any, weights_hash: str, token_space: str | None) -> bool:
+    """Whether `codec` decodes a stream made with weights `weights_hash` (token space
+    `token_space`, format version 2): the same weights, or the same token space."""
+    if not weights_hash or codec.weights_hash == weights_hash:
+        return True
+    return token_space is not None and getattr(codec, "token_space", None) == token_space
 
 
 class CodecCache:
@@ -38,14 +58,11 @@ class CodecCache:
 
                 set_threads(self.settings.threads)
                 self._threads_set = True
-            from focalcli.model import ModelLoadError, load_codec
-
             try:
-                codec = load_codec(source, precision=self.settings.precision or "fp32")
-            except ModelLoadError as err:
-                problem = ModelProblem(f"cannot load model: {err}")
+                codec = load_model(source, self.settings.precision or "fp32")
+            except ModelProblem as problem:
                 self._failures[source] = problem
-                raise problem from None
+                raise
             self._codecs[source] = codec
             return codec
 
@@ -87,6 +104,4 @@ class CodecCache:
 
     @staticmethod
     def _fits(codec: Any, weights_hash: str, token_space: str | None) -> bool:
-        if not weights_hash or codec.weights_hash == weights_hash:
-            return True
-        return token_space is not None and getattr(codec, "token_space", None) == token_space
+        return codec_fits(codec, weights_hash, token_space)
