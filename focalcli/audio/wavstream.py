@@ -1,21 +1,17 @@
-"""Live audio inputs besides the microphone: WAV arriving on a pipe, and real-time pacing.
+"""A WAV arriving on a pipe, read as it arrives (an audio source like the file sources).
 
-A WAV file on stdin is parsed as it arrives (header first, then samples as they come), so
-``arecord -f S16_LE -r 16000 | focal stream -`` streams; any other format on stdin is read whole.
-:class:`PacedSource` delivers a file's blocks no faster than real time, like a microphone.
+The header is parsed first, then samples are given out as they come, so
+``arecord -f S16_LE -r 16000 | focal stream -`` streams; any other format on stdin is read
+whole (:func:`focalcli.audio.open_audio_bytes`).
 """
 
 from __future__ import annotations
 
 import struct
-import time
-from collections.abc import Iterator
 from typing import BinaryIO, Protocol
 
-import numpy as np
-
 from focalcli.audio.pcm import PCM_FORMATS
-from focalcli.audio.sources import AudioError, AudioSource, RawPcmSource
+from focalcli.audio.sources import AudioError, RawPcmSource
 
 #: WAVE_FORMAT_PCM, WAVE_FORMAT_IEEE_FLOAT, WAVE_FORMAT_EXTENSIBLE
 _PCM, _FLOAT, _EXTENSIBLE = 1, 3, 0xFFFE
@@ -122,29 +118,3 @@ class _Prefixed:
         return read1(n) if read1 is not None else self._stream.read(n)
 
     read = read1
-
-
-class PacedSource(AudioSource):
-    """Another source's blocks of ``block_s`` seconds, each released when it would have been
-    fully captured by a microphone started when iteration began (real-time pacing)."""
-
-    def __init__(self, inner: AudioSource, block_s: float = 0.01) -> None:
-        self.inner = inner
-        self.sample_rate = inner.sample_rate
-        self.channels = inner.channels
-        self.num_frames = inner.num_frames
-        self.description = f"{inner.description}, paced in real time"
-        self.block_frames = max(1, int(round(block_s * inner.sample_rate)))
-
-    def blocks(self, frames: int) -> Iterator[np.ndarray]:
-        start = time.monotonic()
-        done = 0
-        for block in self.inner.blocks(self.block_frames):
-            done += block.shape[1]
-            wait = start + done / self.sample_rate - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
-            yield block
-
-    def close(self) -> None:
-        self.inner.close()

@@ -28,7 +28,7 @@ def devices(
     --json prints an empty list.
     """
     settings = make_settings(ctx.obj, quiet=quiet, verbose=verbose)
-    from focalcli.live.devices import DeviceError, list_devices
+    from focalcli.audio.devices import DeviceError, list_devices
 
     try:
         found = list_devices()

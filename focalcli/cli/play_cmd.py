@@ -30,7 +30,7 @@ from focalcli.cli.outputs import (
 )
 from focalcli.cli.report import Reporter
 from focalcli.cli.settings import make_settings
-from focalcli.errors import InputProblem, OutputProblem, StreamInvalid, UsageProblem
+from focalcli.errors import OutputProblem, StreamInvalid, UsageProblem
 
 SPEAKER = "speaker"
 #: seconds behind schedule after which live audio is skipped on the speaker
@@ -92,7 +92,7 @@ def play(
     reporter = Reporter(settings)
     name = "stdin" if source == STDIO else source
     with _open_input(source) as (stream, live):
-        from focalcli.cli.codecs import CodecCache
+        from focalcli.pipeline.codecs import CodecCache
 
         codecs = CodecCache(settings)
         ready = _prepare_live(codecs, output) if live else None
@@ -102,7 +102,7 @@ def play(
         else:
             codec = codecs.for_stream(reader.header.model_name, reader.header.model_hash, name,
                                       reader.header.token_space)
-        from focalcli.cli.fcs import check_header_for_codec, unplayed_rest
+        from focalcli.pipeline.fcs import check_header_for_codec, unplayed_rest
 
         check_header_for_codec(reader.header, codec, name)  # nothing trusted from a header
         if not codec.causal:
@@ -111,7 +111,7 @@ def play(
             raise StreamInvalid(f"has {reader.header.channels} channels; `focal play` plays "
                                 "mono streams (use `focal decode`)", name)
         if live and codec is not ready:
-            from focalcli.live.streamer import warm_up
+            from focalcli.pipeline.streaming import warm_up
 
             warm_up(codec)
         reporter.detail(f"playing {name} -> {output or 'the speaker'}: model {codec.name}, "
@@ -130,10 +130,10 @@ def _prepare_live(codecs: Any, output: str | None) -> Any:
     (--model, FOCAL_MODEL or the bundled one) and start the sound system, so that no backlog
     builds up while the sender is already streaming. None if that model cannot be loaded."""
     from focalcli.errors import ModelProblem
-    from focalcli.live.streamer import warm_up
+    from focalcli.pipeline.streaming import warm_up
 
     if output is None:
-        from focalcli.live.devices import DeviceError, sounddevice
+        from focalcli.audio.devices import DeviceError, sounddevice
 
         try:
             sounddevice()
@@ -171,6 +171,7 @@ class _open_input:  # noqa: N801 - used like a function
     def __init__(self, source: str) -> None:
         self.source = source
         self._fh: BinaryIO | None = None
+        self._opened: Any = None
 
     def __enter__(self) -> tuple[BinaryIO, bool]:
         if self.source == STDIO:
@@ -183,30 +184,21 @@ class _open_input:  # noqa: N801 - used like a function
             except (OSError, ValueError):
                 mode = 0
             return stream, not stat.S_ISREG(mode)
-        if os.path.isdir(self.source):
-            raise InputProblem("is a directory", self.source)
-        try:
-            self._fh = open(self.source, "rb")  # noqa: SIM115 - closed in __exit__
-        except FileNotFoundError:
-            raise InputProblem("no such file", self.source) from None
-        except OSError as err:
-            raise InputProblem(err.strerror or str(err), self.source) from None
+        from focalcli.pipeline.fcs import open_fcs
+
+        self._opened = open_fcs(self.source, self.source)
+        self._fh = self._opened.__enter__()
         return self._fh, not stat.S_ISREG(os.fstat(self._fh.fileno()).st_mode)
 
     def __exit__(self, *exc: object) -> None:
-        if self._fh is not None:
-            self._fh.close()
+        if self._opened is not None:
+            self._opened.__exit__(None, None, None)
 
 
 def _reader(stream: BinaryIO, name: str) -> Any:
-    from focalcli.container import FcsError, FcsReader
+    from focalcli.pipeline.fcs import open_reader
 
-    try:
-        return FcsReader(stream)
-    except FcsError as err:
-        raise StreamInvalid(str(err), name) from None
-    except OSError as err:
-        raise InputProblem(err.strerror or str(err), name) from None
+    return open_reader(stream, name)
 
 
 class _FlushingSink:
@@ -250,7 +242,7 @@ def _play(reader: Any, codec: Any, output: str | None, fmt: str | None, device: 
         return stats
 
     if output is None:
-        from focalcli.live.devices import DeviceError, SpeakerSink
+        from focalcli.audio.devices import DeviceError, SpeakerSink
 
         try:
             speaker = SpeakerSink(device, rate)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated, Any, BinaryIO, cast
+from typing import Annotated, Any
 
 import typer
 
@@ -78,7 +78,7 @@ def stream(
         check_writable(_path(output), settings.force,
                        () if input_ in (MIC, STDIO) else (_path(input_),))
     reporter = Reporter(settings)
-    from focalcli.cli.codecs import CodecCache
+    from focalcli.pipeline.codecs import CodecCache
 
     codec = CodecCache(settings).get()
     if not codec.causal:
@@ -86,7 +86,7 @@ def stream(
     from focalcli.pipeline import packet_tokens_for
 
     packet_tokens = packet_tokens_for(codec, packet_ms, False) or codec.chunk_tokens
-    from focalcli.live.streamer import warm_up
+    from focalcli.pipeline.streaming import warm_up
 
     warm_up(codec)
     source = _open_source(input_, device, realtime)
@@ -103,8 +103,9 @@ def _path(name: str) -> Any:
 
 def _open_source(spec: str, device: str | None, realtime: bool) -> Any:
     from focalcli.audio import AudioError, open_audio_bytes, open_audio_file
-    from focalcli.live.devices import DeviceError, MicSource
-    from focalcli.live.sources import PacedSource, open_wav_stream
+    from focalcli.audio.devices import DeviceError, MicSource
+    from focalcli.audio.wavstream import open_wav_stream
+    from focalcli.live.pacing import PacedSource
 
     name = "stdin" if spec == STDIO else spec
     try:
@@ -136,53 +137,20 @@ def _open_source(spec: str, device: str | None, realtime: bool) -> Any:
 
 def _run(source: Any, output: str, codec: Any, packet_tokens: int, duration: float | None,
          force: bool, reporter: Reporter, network: Any, input_: str) -> None:
-    from focalcli.audio import AudioError
-    from focalcli.cli import fcs
-    from focalcli.container.fcs import data_packet_bytes
-    from focalcli.live.devices import DeviceError
-    from focalcli.live.streamer import (
-        PacketDropper,
-        StopRequest,
-        encode_live,
-    )
+    from focalcli.live.streamer import stream_source
 
     rate = int(source.sample_rate)
-    limit = None if duration is None else int(round(duration * rate))
-    known_frames = source.num_frames if limit is None else None
     name = {MIC: MIC, STDIO: "stdin"}.get(input_, input_)
-
-    def blocks() -> Any:
-        taken = 0
-        for block in source.blocks(max(1, rate // 100)):
-            if limit is not None:
-                block = block[:, : limit - taken]
-            taken += block.shape[1]
-            if block.shape[1]:
-                yield block
-            if limit is not None and taken >= limit:
-                return
-
     reporter.detail(f"streaming {source.description} -> "
                     f"{'stdout' if output == STDIO else output}: model {codec.name}, "
                     f"{packet_tokens * 1000 / codec.token_rate:g} ms packets")
     with open_output(output, force, "an .fcs stream") as out:
-        dropper = PacketDropper(out, network.make()[0]) if network.loss_percent > 0 else None
-        writer = fcs.new_writer(cast(BinaryIO, dropper or out), codec, source_rate=rate, channels=1,
-                                source_frames=known_frames, packet_tokens=packet_tokens,
-                                live=True)
-        if dropper is not None:
-            dropper.packet_bytes = data_packet_bytes(writer.header)
-        try:
-            with StopRequest() as stop:
-                stats = encode_live(codec, blocks(), rate, writer.write, stop)
-        except AudioError as err:
-            raise InputProblem(str(err), name) from None
-        except DeviceError as err:
-            raise InputProblem(str(err), name) from None
-        writer.close(num_samples=stats.frames_in)
+        done = stream_source(codec, source, out, name=name, packet_tokens=packet_tokens,
+                             duration_s=duration, network=network)
+    stats = done.stats
     chunk_ms = 1000 * codec.chunk_size / codec.sample_rate_input
     how = "stopped" if stats.stopped else "ended"
-    dropped = f", {dropper.dropped} packets dropped (simulated)" if dropper else ""
+    dropped = f", {done.dropped} packets dropped (simulated)" if done.dropped is not None else ""
     from focalcli.audio import input_warnings
 
     for problem in input_warnings(source):  # NaN, beyond full scale, clipped: once each
@@ -190,6 +158,5 @@ def _run(source: Any, output: str, codec: Any, packet_tokens: int, duration: flo
     overflows = getattr(source, "overflows", 0)
     if overflows:
         reporter.warn(f"{name}: the input device overflowed {overflows} time(s); audio was lost")
-    reporter.detail(f"stream {how}: {stats.frames_in / rate:.2f} s, {writer.packets_written} "
+    reporter.detail(f"stream {how}: {stats.frames_in / rate:.2f} s, {done.packets} "
                     f"packets{dropped}; {stats.summary(chunk_ms)}")
-

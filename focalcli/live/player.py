@@ -117,7 +117,7 @@ class Player:
                  buffer_ms: float = DEFAULT_BUFFER_MS,
                  network: NetworkSimulation | None = None,
                  max_behind_s: float | None = None) -> None:
-        from focalcli.engine import DecoderSession
+        from focalcli.pipeline.streaming import StreamDecoder
 
         h = reader.header
         if h.channels != 1:
@@ -134,7 +134,7 @@ class Player:
         self.stats = PlayStats(self.buffer.stats, h.packet_tokens, h.token_rate,
                                buffer_ms=1000.0 * delay_s)
         self._loss, self._jitter = (network or NetworkSimulation()).make()
-        self._session = DecoderSession(codec)
+        self._session = StreamDecoder(codec)
         self._max_behind_s = max_behind_s
         self._played = False  # live: something was written already
         self._written = 0

@@ -5,17 +5,17 @@ the user stops it (Ctrl-C, SIGTERM), always ending cleanly so the stream gets it
 from __future__ import annotations
 
 import contextlib
+import functools
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import numpy as np
 
-from focalcli.audio.convert import StreamResampler, downmix
 from focalcli.container.fcs import DATA_SYNC
 from focalcli.live.netsim import LossModel
 
@@ -87,27 +87,26 @@ class StopRequest:
 def encode_live(codec: Any, blocks: Iterable[np.ndarray], source_rate: int,
                 on_toks: Callable[[np.ndarray], None],
                 stop: StopRequest | None = None) -> EncodeStats:
-    """Encode float32 (channels, n) blocks at ``source_rate`` Hz, downmixed to mono.
+    """Encode float32 (channels, n) blocks at ``source_rate`` Hz, downmixed to mono, as they
+    arrive, through a :class:`~focalcli.pipeline.StreamEncoder`.
 
-    Each block is resampled to ``codec.sample_rate_input`` and pushed through an
-    ``EncoderSession``; ``on_toks`` gets every (1, k) token array as soon as a chunk completes
-    (k may be 0) and finally the tokens of the zero-padded last chunk. The tokens equal those
-    of ``focal encode`` on the same samples.
+    ``on_toks`` gets every (1, k) token array as soon as a chunk completes (k may be 0) and
+    finally the tokens of the zero-padded last chunk. The tokens equal those of
+    ``focal encode`` on the same samples. Only the pacing is live here: stopping between
+    blocks, timing each chunk.
     """
-    from focalcli.engine import EncoderSession
+    from focalcli.pipeline.streaming import StreamEncoder
 
     stats = EncodeStats()
     stop = stop or StopRequest()
-    resampler = StreamResampler(source_rate, codec.sample_rate_input, 1)
-    with EncoderSession(codec) as session:
+    with StreamEncoder(codec, source_rate, 1) as encoder:
 
-        def push(sig: np.ndarray) -> None:
+        def timed(step: Callable[[], np.ndarray]) -> np.ndarray:
             t0 = time.perf_counter()
-            toks = session.push(sig)
+            toks = step()
             if toks.shape[1]:
                 stats.compute_s.append(time.perf_counter() - t0)
-                stats.chunks += toks.shape[1] // codec.chunk_tokens
-            on_toks(toks)
+            return toks
 
         iterator = iter(blocks)
         while not stop.requested:
@@ -119,29 +118,73 @@ def encode_live(codec: Any, blocks: Iterable[np.ndarray], source_rate: int,
                 break
             if block is None:
                 break
-            stats.frames_in += block.shape[1]
-            push(resampler.push(downmix(block)))
+            toks = timed(functools.partial(encoder.push, block))
+            stats.chunks += toks.shape[1] // codec.chunk_tokens
+            on_toks(toks)
         stats.stopped = stats.stopped or stop.requested
-        push(resampler.flush())
-        tail = session.flush()
-        if tail.shape[1]:
-            stats.chunks += 1
+        stats.frames_in = encoder.frames_in
+        tail = timed(encoder.flush)
+        stats.chunks += -(-tail.shape[1] // codec.chunk_tokens)
         on_toks(tail)
     return stats
 
 
-def warm_up(codec: Any) -> None:
-    """Run one chunk of silence through a throwaway encoder and decoder session.
+@dataclass(frozen=True)
+class StreamResult:
+    """What :func:`stream_source` did: the encode's stats, data packets written, and packets
+    dropped by the simulated loss (None without a loss simulation)."""
 
-    The first model call is several times slower than the next ones (allocation, kernel
-    selection); paying it before the stream starts keeps it out of the first packet's latency.
+    stats: EncodeStats
+    packets: int
+    dropped: int | None
+
+
+def stream_source(codec: Any, source: Any, out: BinaryIO, *, name: str, packet_tokens: int,
+                  duration_s: float | None = None, network: Any = None) -> StreamResult:
+    """Stream an open audio source live into `out` as mono .fcs packets, each flushed as it
+    completes, until the source ends, `duration_s` seconds of it were read, or SIGINT/SIGTERM
+    (:class:`StopRequest`); the stream always gets its end marker.
+
+    `network`: a :class:`~focalcli.live.netsim.NetworkSimulation` whose loss drops whole
+    data packets on the way out (demos and tests). Unreadable input (a file, a device) is an
+    InputProblem (exit 3) naming `name`.
     """
-    from focalcli.engine import DecoderSession, EncoderSession
+    from focalcli.audio import AudioError
+    from focalcli.audio.devices import DeviceError
+    from focalcli.container.fcs import data_packet_bytes
+    from focalcli.errors import InputProblem
+    from focalcli.pipeline.fcs import new_writer
 
-    with EncoderSession(codec) as enc:
-        toks = enc.push(np.zeros((1, codec.chunk_size), dtype=np.float32))
-    with DecoderSession(codec) as dec:
-        dec.push(toks)
+    rate = int(source.sample_rate)
+    limit = None if duration_s is None else int(round(duration_s * rate))
+    known_frames = source.num_frames if limit is None else None
+
+    def blocks() -> Iterator[np.ndarray]:
+        taken = 0
+        for block in source.blocks(max(1, rate // 100)):
+            if limit is not None:
+                block = block[:, : limit - taken]
+            taken += block.shape[1]
+            if block.shape[1]:
+                yield block
+            if limit is not None and taken >= limit:
+                return
+
+    dropper = None
+    if network is not None and network.loss_percent > 0:
+        dropper = PacketDropper(out, network.make()[0])
+    writer = new_writer(cast(BinaryIO, dropper or out), codec, source_rate=rate, channels=1,
+                        source_frames=known_frames, packet_tokens=packet_tokens, live=True)
+    if dropper is not None:
+        dropper.packet_bytes = data_packet_bytes(writer.header)
+    try:
+        with StopRequest() as stop:
+            stats = encode_live(codec, blocks(), rate, writer.write, stop)
+    except (AudioError, DeviceError) as err:
+        raise InputProblem(str(err), name) from None
+    writer.close(num_samples=stats.frames_in)
+    return StreamResult(stats, writer.packets_written,
+                        None if dropper is None else dropper.dropped)
 
 
 class PacketDropper:
