@@ -1,23 +1,23 @@
 """`focal train CONFIG`: train (or resume) a codec; `focal export-model CHECKPOINT OUT_DIR`.
 
-Thin commands over :mod:`focalcli.train`: the CLI checks the config, the data and the run
-folder up front so that user mistakes end as one line with the usual exit status, then calls
-`focalcli.train.cli.train` / `focalcli.train.export.export_model`. torch and the trainer are
+Thin commands over :mod:`focalcli.train`: the checks of :mod:`focalcli.train.preflight` (the
+config, the data, the run folder; the checkpoint and OUT_DIR) run up front so that user mistakes
+end as one line with the usual exit status, then `focalcli.train.cli.train` /
+`focalcli.train.export.export_model` do the work. torch and the trainer are
 imported inside the functions only.
 
 The trainer's progress lines go to stderr (stdout carries only the checkpoint or model folder
 path at the end, for scripts); `-q` drops them.
 
 Interrupting `focal train`: the trainer checkpoints and stops after the current step on
-SIGTERM. The first Ctrl-C while it trains asks for the same thing (then exit status 130, or 143
-after SIGTERM, with the checkpoint saved); a second Ctrl-C aborts at once, keeping only the
-last periodic checkpoint. Ctrl-C before training starts (loading data) just exits with 130.
+SIGTERM. The first Ctrl-C while it trains sets the same stop request (then exit status 130, or
+143 after SIGTERM, with the checkpoint saved); a second Ctrl-C aborts at once, keeping only
+the last periodic checkpoint. Ctrl-C before training starts (loading data) just exits with 130.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import signal
@@ -41,97 +41,14 @@ from focalcli.errors import (
 )
 
 if TYPE_CHECKING:
-    from focalcli.train.config import TrainConfig
+    pass
 
 #: The files `export-model` writes into OUT_DIR.
 MODEL_FILES = ("config.json", "model.safetensors", "MODEL_CARD.md")
 
 
 # --- focal train ----------------------------------------------------------------------------
-
-def _without_prefix(message: str, path: Path) -> str:
-    """The trainer's config errors start with the path (``cfg.json.data: ...``); the CLI puts
-    it in front itself."""
-    prefix = str(path)
-    if not message.startswith(prefix):
-        return message
-    rest = message[len(prefix):]
-    return rest[2:] if rest.startswith(": ") else rest.lstrip(".")
-
-
-def _read_config(path: Path) -> TrainConfig:
-    """`load_config` with every way it can fail turned into one InputProblem (exit 3)."""
-    from focalcli.train.config import load_config
-
-    name = str(path)
-    if path.is_dir():
-        raise InputProblem("is a directory", name)
-    if not path.exists():
-        raise InputProblem("no such file", name)
-    try:
-        return load_config(path)
-    except json.JSONDecodeError as err:  # before ValueError: it is one
-        raise InputProblem(f"not valid JSON ({err.msg}, line {err.lineno})", name) from None
-    except OSError as err:  # the config itself, or the codec config its "model" names
-        where = str(err.filename) if err.filename else name
-        what = "" if where == name else f' ("model" in {name})'
-        raise InputProblem(f"cannot read: {describe_os_error(err)}{what}", where) from None
-    except (ValueError, KeyError) as err:
-        raise InputProblem(f"not a valid training config: {_without_prefix(str(err), path)}",
-                           name) from None
-    except (TypeError, AttributeError) as err:
-        raise InputProblem(f"not a valid training config (wrong JSON type: {err})",
-                           name) from None
-
-
-def _check_model(cfg: TrainConfig, path: Path) -> None:
-    """Build the codec once so that a bad "model" section is an input error, not a crash."""
-    from focalcli.model.codec import FocalCodec
-    from focalcli.train.loop import frozen_names
-
-    try:
-        codec = FocalCodec(cfg.model)
-    except (ValueError, TypeError, KeyError) as err:
-        raise InputProblem(f"invalid \"model\" (codec config): {type(err).__name__}: {err}",
-                           str(path)) from None
-    try:
-        frozen_names(codec, cfg.optim.freeze)
-    except ValueError as err:
-        raise InputProblem(str(err), str(path)) from None
-
-
-def _check_data(cfg: TrainConfig, path: Path) -> int:
-    """The data the config names exists; returns the number of audio files."""
-    from focalcli.train.data import data_folders, list_files
-
-    for folder in data_folders(cfg.data):
-        if not folder.is_dir():
-            raise InputProblem(f"no such folder (data.folders in {path})", str(folder))
-    try:
-        files = list_files(cfg.data)
-    except OSError as err:
-        where = str(err.filename or cfg.data.manifest)
-        raise InputProblem(f"cannot read: {describe_os_error(err)} (data.manifest in {path})",
-                           where) from None
-    except (KeyError, ValueError) as err:
-        raise InputProblem(f"not a training manifest (column {err} missing or bad; "
-                           f"data.manifest in {path})", str(cfg.data.manifest)) from None
-    if not files:
-        raise InputProblem("no training audio found (check data.manifest, data.split and "
-                           "data.folders)", str(path))
-    return len(files)
-
-
-def _prepare_run_dir(run_dir: Path) -> None:
-    if run_dir.exists() and not run_dir.is_dir():
-        raise OutputProblem("not a directory (the run folder)", str(run_dir))
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise OutputProblem(f"cannot write: {describe_os_error(err)}", str(run_dir)) from None
-    if not os.access(run_dir, os.W_OK):
-        raise OutputProblem("cannot write: permission denied", str(run_dir))
-
+# the checks before a run: focalcli.train.preflight
 
 @contextlib.contextmanager
 def _trainer_output(quiet: bool) -> Iterator[None]:
@@ -147,19 +64,22 @@ def _trainer_output(quiet: bool) -> Iterator[None]:
 class _InterruptToCheckpoint:
     """While installed: the first Ctrl-C during training stops after the step, with a checkpoint.
 
-    The trainer installs a SIGTERM handler around its loop (stop after this step, save, return);
-    a Ctrl-C while that handler is in place calls it. Outside the loop, or a second time, Ctrl-C
-    raises KeyboardInterrupt as usual.
+    It sets the trainer's stop request (:data:`focalcli.train.loop.STOP_REQUEST`, the one
+    SIGTERM sets too) while the training loop runs (:data:`~focalcli.train.loop.TRAINING`).
+    Outside the loop, or a second time, Ctrl-C raises KeyboardInterrupt as usual.
     """
 
     def __init__(self, reporter: Reporter) -> None:
         self.reporter = reporter
         self.requested = False
-        self._outer_term: Any = None
         self._previous: Any = None
+        self._stop: Any = None
+        self._training: Any = None
 
     def __enter__(self) -> _InterruptToCheckpoint:
-        self._outer_term = signal.getsignal(signal.SIGTERM)
+        from focalcli.train.loop import STOP_REQUEST, TRAINING
+
+        self._stop, self._training = STOP_REQUEST, TRAINING
         self._previous = signal.signal(signal.SIGINT, self._on_interrupt)
         return self
 
@@ -167,13 +87,12 @@ class _InterruptToCheckpoint:
         signal.signal(signal.SIGINT, self._previous)
 
     def _on_interrupt(self, signum: int, frame: Any) -> None:
-        trainer_stop = signal.getsignal(signal.SIGTERM)
-        if self.requested or trainer_stop is self._outer_term or not callable(trainer_stop):
+        if self.requested or not self._training.is_set():
             raise KeyboardInterrupt
         self.requested = True
         self.reporter.note("interrupted: stopping after this step and saving a checkpoint "
                            "(Ctrl-C again to abort without it)")
-        trainer_stop(signal.SIGTERM, frame)
+        self._stop.set()
 
 
 def _checkpoint_step(path: Path) -> int | None:
@@ -223,15 +142,17 @@ def train(
     reporter = Reporter(settings)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle OpenMP threads sleep (shared CPU)
 
-    cfg = _read_config(config)
-    _check_model(cfg, config)
-    n_files = _check_data(cfg, config)
+    from focalcli.train import preflight
+
+    cfg = preflight.read_config(config)
+    preflight.check_model(cfg, config)
+    n_files = preflight.check_data(cfg, config)
     from focalcli.model import ModelLoadError
     from focalcli.train.cli import train as run_training
     from focalcli.train.loop import default_run_dir
 
     rdir = run_dir if run_dir is not None else default_run_dir(run or cfg.name)
-    _prepare_run_dir(rdir)
+    preflight.prepare_run_dir(rdir)
     target = steps or cfg.steps
     resuming = not fresh and (rdir / "last.pt").is_file()
     reporter.note(f"{'resuming' if resuming else 'training'} {config} in {rdir} "
@@ -256,35 +177,6 @@ def train(
 
 
 # --- focal export-model ---------------------------------------------------------------------
-
-def _check_checkpoint(checkpoint: Path) -> Path:
-    """The checkpoint file (a run folder means its last.pt), checked to be a training one."""
-    import torch
-
-    path = checkpoint / "last.pt" if checkpoint.is_dir() else checkpoint
-    if not path.exists():
-        if checkpoint.is_dir():
-            raise InputProblem("no last.pt in this run folder", str(checkpoint))
-        raise InputProblem("no such file", str(checkpoint))
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except OSError as err:
-        raise InputProblem(f"cannot read: {describe_os_error(err)}", str(path)) from None
-    except Exception as err:  # noqa: BLE001 - pickle/zip errors of a file that is not one
-        raise InputProblem(f"not a focal training checkpoint ({type(err).__name__})",
-                           str(path)) from None
-    if not isinstance(state, dict) or not {"config", "model", "step"} <= set(state):
-        raise InputProblem("not a focal training checkpoint (no config, model or step)",
-                           str(path))
-    return path
-
-
-def _check_out_dir(out_dir: Path, force: bool) -> None:
-    if out_dir.exists() and not out_dir.is_dir():
-        raise OutputProblem("exists and is not a directory", str(out_dir))
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
-        raise OutputProblem("already exists (use --force to overwrite)", str(out_dir))
-
 
 def _move_into_place(tmp: Path, out_dir: Path) -> None:
     """A new OUT_DIR appears whole (one rename); into an existing one each file is replaced."""
@@ -326,8 +218,10 @@ def export_model(
     """Export a training checkpoint as a model folder that --model accepts; print its path."""
     settings = make_settings(ctx.obj, quiet=quiet, verbose=verbose, force=force)
     reporter = Reporter(settings)
-    path = _check_checkpoint(checkpoint)
-    _check_out_dir(out_dir, settings.force)
+    from focalcli.train import preflight
+
+    path = preflight.check_checkpoint(checkpoint)
+    preflight.check_out_dir(out_dir, settings.force)
     from focalcli.train.export import export_model as write_model
 
     model_name = name or out_dir.resolve().name
