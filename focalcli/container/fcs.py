@@ -1,4 +1,4 @@
-"""The .fcs format, versions 1 and 2: constants, checksum, integer codings and the header.
+"""The .fcs format, versions 1 to 3: constants, checksum, integer codings and the header.
 
 Normative description: ``docs/fcs-format.md``. In short (all fixed-width integers big-endian,
 ``v`` = unsigned LEB128 varint)::
@@ -6,10 +6,16 @@ Normative description: ``docs/fcs-format.md``. In short (all fixed-width integer
     header:  "FCS" | version u8 | bits_per_token u8 | channels u8 | rate_num v | rate_den v
              | packet_tokens v | sample_rate_input r | sample_rate_output r
              | source_sample_rate r | num_samples+1 v (0 = unknown) | model_hash 8 bytes
-             | [version 2: token_space 8 bytes] | name_len u8 | model_name | meta_len v
-             | metadata | crc16 u16
-    data:    FC A5 | seq u8 | channels*packet_tokens tokens, packed | crc16 u16
-    end:     FC E5 | seq u8 | total_tokens v | num_samples+1 v | tail tokens, packed | crc16 u16
+             | [version >= 2: token_space 8 bytes] | [version 3: groups u8 | framing u8]
+             | name_len u8 | model_name | meta_len v | metadata | crc16 u16
+    data:    FC A5 | seq u8 | [v3: g u8] | channels*packet_tokens*g tokens, packed | crc16 u16
+    compact: channels*packet_tokens*g tokens, packed | check u8      (version 3, framing 1)
+    end:     FC E5 | seq u8 | [v3: g u8] | total_tokens v | num_samples+1 v | tail tokens
+             | crc16 u16
+
+Version 3 carries a bitrate ladder: a frame (one token time) holds up to ``groups`` tokens, and
+each packet says how many it carries (its rung, ``g``); compact framing drops the sync and
+the explicit sequence number for live links (docs/fcs-format.md, 2.7).
 
 ``r`` is a sample-rate code: a varint that is either an index 1..15 into
 :data:`SAMPLE_RATE_CODES` or, when >= 16, the rate in Hz itself.
@@ -30,10 +36,16 @@ from .byteinput import ByteInput
 from .errors import FcsFormatError, FcsValueError
 
 MAGIC = b"FCS"
-#: The newest format version; writers use it whenever the header names a token space.
-VERSION = 2
-#: Versions this reader reads. Version 1 has no token-space identity.
-READ_VERSIONS = (1, 2)
+#: The newest format version: written for a ladder model (groups > 1) or compact framing.
+VERSION = 3
+#: Versions this reader reads. Version 1 has no token-space identity, version 2 no ladder.
+READ_VERSIONS = (1, 2, 3)
+#: Framing of a version 3 stream's data packets: sync word, seq and CRC-16 (files), or
+#: compact (a check byte that also covers the unsent sequence number: live links).
+FRAMING_SYNC = 0
+FRAMING_COMPACT = 1
+FRAMINGS = {"sync": FRAMING_SYNC, "compact": FRAMING_COMPACT}
+MAX_GROUPS = 16
 DATA_SYNC = b"\xfc\xa5"
 END_SYNC = b"\xfc\xe5"
 SEQ_MODULUS = 256
@@ -107,10 +119,29 @@ def frame_packet(sync: bytes, seq: int, body: bytes) -> bytes:
     return pkt + crc16(pkt).to_bytes(CRC_BYTES, "big")
 
 
-def data_packet_bytes(header: FcsHeader) -> int:
-    """Size in bytes of a full data packet (framing included) for this header."""
-    payload = (header.channels * header.packet_tokens * header.bits_per_token + 7) // 8
-    return PACKET_PREFIX_BYTES + payload + CRC_BYTES
+def payload_bytes(header: FcsHeader, groups: int = 1) -> int:
+    """Packed size of one data packet's tokens at rung `groups` (tokens per frame)."""
+    return (header.channels * header.packet_tokens * groups * header.bits_per_token + 7) // 8
+
+
+def data_packet_bytes(header: FcsHeader, groups: int | None = None) -> int:
+    """Size in bytes of a full data packet (framing included) at rung `groups` (default: the
+    lowest, 1; every packet of a version 1 or 2 stream)."""
+    payload = payload_bytes(header, groups or 1)
+    if header.framing == "compact":
+        return payload + COMPACT_CHECK_BYTES
+    return PACKET_PREFIX_BYTES + (header.version >= 3) + payload + CRC_BYTES
+
+
+#: the check byte that ends a compact data packet
+COMPACT_CHECK_BYTES = 1
+
+
+def compact_check(seq: int, groups: int, payload: bytes | bytearray | memoryview) -> int:
+    """Check byte of a compact data packet: the low byte of the CRC-16 of
+    ``seq mod 256 | groups | payload``; the sequence number is covered but never sent."""
+    return binascii.crc_hqx(payload, binascii.crc_hqx(bytes((seq % SEQ_MODULUS, groups)),
+                                                          0xFFFF)) & 0xFF
 
 
 @dataclass(frozen=True)
@@ -138,6 +169,11 @@ class FcsHeader:
         token_space: 16 hex digits naming the token space (a hash of the encoder-side weights
             and configuration), or None. A header with one is written as version 2, one
             without as version 1. Any decoder of the same token space decodes the tokens.
+        groups: tokens per frame at the top rung of a bitrate ladder, 1..16 (1: one token
+            per frame, as every model before the ladder). Each packet carries 1..groups.
+        framing: ``"sync"`` (sync word, seq and CRC-16 per packet: files) or ``"compact"``
+            (one check byte per packet: live links). Either groups > 1 or compact framing
+            makes the header version 3 (which needs a token space).
     """
 
     model_name: str
@@ -152,6 +188,8 @@ class FcsHeader:
     packet_tokens: int = DEFAULT_PACKET_TOKENS
     metadata: dict[str, str] = field(default_factory=dict)
     token_space: str | None = None
+    groups: int = 1
+    framing: str = "sync"
 
     def __post_init__(self) -> None:
         name = self.model_name
@@ -172,12 +210,18 @@ class FcsHeader:
                 raise FcsValueError(f"token space must be 16 hex digits, got {self.token_space!r}")
             object.__setattr__(self, "token_space", space)
         _check_int("bits per token", self.bits_per_token, 1, 16)
+        _check_int("groups", self.groups, 1, MAX_GROUPS)
+        if self.framing not in FRAMINGS:
+            raise FcsValueError(f"framing must be one of {sorted(FRAMINGS)}, got {self.framing!r}")
+        if self.version >= 3 and self.token_space is None:
+            raise FcsValueError("a ladder model (groups > 1) or compact framing needs a token "
+                                "space (format version 3)")
         _check_int("channels", self.channels, 1, MAX_CHANNELS)
         _check_int("packet tokens", self.packet_tokens, 1, MAX_TOKENS_PER_PACKET)
-        if self.packet_tokens * self.channels > MAX_TOKENS_PER_PACKET:
+        if self.packet_tokens * self.channels * self.groups > MAX_TOKENS_PER_PACKET:
             raise FcsValueError(
-                f"packet of {self.packet_tokens} tokens x {self.channels} channels exceeds "
-                f"{MAX_TOKENS_PER_PACKET} tokens"
+                f"packet of {self.packet_tokens} tokens x {self.channels} channels x "
+                f"{self.groups} groups exceeds {MAX_TOKENS_PER_PACKET} tokens"
             )
         num, den = _token_rate_fraction(self.token_rate)
         object.__setattr__(self, "token_rate", num / den)
@@ -201,7 +245,10 @@ class FcsHeader:
 
     @property
     def version(self) -> int:
-        """Format version this header is written in: 2 with a token space, else 1."""
+        """Format version this header is written in: 3 for a ladder (groups > 1) or compact
+        framing, else 2 with a token space, else 1."""
+        if self.groups > 1 or self.framing != "sync":
+            return 3
         return 1 if self.token_space is None else 2
 
     @property
@@ -240,6 +287,8 @@ def encode_header(header: FcsHeader) -> bytes:
     out += bytes.fromhex(header.model_hash)
     if header.token_space is not None:
         out += bytes.fromhex(header.token_space)
+    if header.version >= 3:
+        out += bytes((header.groups, FRAMINGS[header.framing]))
     name = header.model_name.encode("utf-8")
     out += bytes((len(name),)) + name
     meta = encode_metadata(header.metadata)
@@ -290,6 +339,7 @@ def parse_header(inp: ByteInput) -> tuple[FcsHeader, int]:
     num_samples = decode_optional_count(cur.varint())
     model_hash = cur.take(MODEL_HASH_BYTES).hex()
     token_space = cur.take(MODEL_HASH_BYTES).hex() if version >= 2 else None
+    groups, framing_code = cur.take(2) if version >= 3 else (1, FRAMING_SYNC)
     name = cur.take(cur.take(1)[0])
     meta_len = cur.varint()
     if meta_len > MAX_METADATA_BYTES:
@@ -302,6 +352,12 @@ def parse_header(inp: ByteInput) -> tuple[FcsHeader, int]:
     if den == 0 or num == 0:
         raise FcsFormatError("corrupt .fcs header (zero token rate)")
     rates = [_rate_from_code(code) for code in rate_codes]
+    framing = {code: label for label, code in FRAMINGS.items()}.get(framing_code)
+    if framing is None:
+        raise FcsFormatError(f"corrupt .fcs header (unknown framing {framing_code})")
+    if version >= 3 and groups == 1 and framing == "sync":
+        raise FcsFormatError("corrupt .fcs header (version 3 without a ladder or compact "
+                             "framing)")
     try:
         header = FcsHeader(
             model_name=_decode_utf8(name, "model name"),
@@ -316,6 +372,8 @@ def parse_header(inp: ByteInput) -> tuple[FcsHeader, int]:
             packet_tokens=packet_tokens,
             metadata=_decode_metadata(meta),
             token_space=token_space,
+            groups=groups,
+            framing=framing,
         )
     except FcsValueError as e:
         raise FcsFormatError(f"corrupt .fcs header ({e})") from None
@@ -381,7 +439,7 @@ def _check_signature(inp: ByteInput) -> int:
     if len(head) <= len(MAGIC):
         raise FcsFormatError(f"truncated .fcs header (input ended after {len(head)} bytes)")
     if head[-1] not in READ_VERSIONS:
-        known = " and ".join(str(v) for v in READ_VERSIONS)
+        known = ", ".join(str(v) for v in READ_VERSIONS[:-1]) + f" and {READ_VERSIONS[-1]}"
         raise FcsFormatError(f"unsupported .fcs version {head[-1]} (this focal reads {known})")
     return head[-1]
 

@@ -5,11 +5,14 @@ order and, where bytes are unreadable or packets missing, :class:`Damage` record
 token range was lost, so a decoder can conceal it; skipped junk and dropped duplicate packets
 are damage records too (that lose no tokens). On any garbage it either raises
 :class:`FcsFormatError` (header) or reports damage (payload); it never raises anything else and
-always makes progress. The resynchronisation rules are specified in docs/fcs-format.md.
+always makes progress. The resynchronisation rules are specified in docs/fcs-format.md;
+compact framing (version 3, live links) has no sync word, and its lock-on rules are there too
+(2.7).
 """
 
 from __future__ import annotations
 
+import binascii
 import io
 from collections import deque
 from collections.abc import Iterator
@@ -22,16 +25,19 @@ import numpy.typing as npt
 from . import bitpack
 from .byteinput import ByteInput
 from .fcs import (
+    COMPACT_CHECK_BYTES,
     CRC_BYTES,
     DATA_SYNC,
     END_SYNC,
     PACKET_PREFIX_BYTES,
     SEQ_MODULUS,
     FcsHeader,
+    compact_check,
     crc16,
     data_packet_bytes,
     decode_optional_count,
     parse_header,
+    payload_bytes,
     read_varint,
     samples_in_tokens,
     tokens_for_samples,
@@ -50,6 +56,12 @@ DamageKind = Literal["corrupt", "gap", "truncated", "junk", "duplicate"]
 PAST_WINDOW = 16
 #: Read size when counting the bytes after an end marker.
 _DRAIN_CHUNK = 1 << 16
+#: Compact framing: sequence numbers a packet found by scanning may jump ahead by (then 256
+#: for every 256 rung-1 packets' worth of skipped bytes, as for sync framing).
+COMPACT_FORWARD_WINDOW = 32
+#: Compact framing: packets in a row (same rung) that must check before a packet found by
+#: scanning is believed; the chain may also end at an intact end marker or the final end.
+COMPACT_CHAIN = 3
 
 
 @dataclass
@@ -86,14 +98,19 @@ class Packet:
     """Tokens of one intact packet.
 
     Attributes:
-        seq: sequence number as stored (mod 256).
+        seq: sequence number as stored (mod 256); implied by the check byte in compact
+            framing.
         token_start: position of its first token per channel, from the stream start.
-        toks: int64 array of shape (channels, n).
+        toks: int64 array of shape (channels, n); for a ladder stream (``header.groups`` >
+            1) (channels, n, groups), :data:`LOST_TOKEN` in the groups this packet did not
+            carry.
+        groups: tokens per frame this packet carried (its rung; 1 before version 3).
     """
 
     seq: int
     token_start: int
     toks: npt.NDArray[np.int64]
+    groups: int = 1
 
 
 @dataclass
@@ -124,6 +141,7 @@ class _Parsed:
     size: int  # bytes, framing included
     total_tokens: int | None = None  # set for the end marker only
     num_samples: int | None = None
+    groups: int = 1
 
 
 class FcsReader:
@@ -168,6 +186,10 @@ class FcsReader:
         self._skipped = 0  # bytes skipped since the last intact packet
         self._done = False  # end marker read or input ended
         self._ready: deque[Packet | Damage] = deque()  # parsed, not yet yielded
+        self._compact = self.header.framing == "compact"
+        self._rung = 0  # compact: rung of the last intact packet (0: none yet)
+        self._rungs = range(1, self.header.groups + 1)
+        self._seqs_by_check = self._check_table() if self._compact else {}
 
     @property
     def stated_num_samples(self) -> int | None:
@@ -252,14 +274,18 @@ class FcsReader:
         Returns:
             toks: int64 array (channels, total tokens per channel), :data:`FILL_TOKEN` (-1) where
                 tokens were lost; after truncation it ends where the intact data ends. After a
-                partial iteration it starts at the first token not yet yielded.
+                partial iteration it starts at the first token not yet yielded. A ladder
+                stream gives (channels, tokens, groups), FILL_TOKEN in groups not sent.
             damages: lost ranges in order, positions counted from the stream start.
             num_samples: samples per channel at ``source_sample_rate`` (end marker, else header;
                 None if neither knows).
         """
         start = self._ready[0].token_start if self._ready else self._next_token
         items = list(self.packets())
-        toks = np.full((self.header.channels, self._next_token - start), FILL_TOKEN, dtype=np.int64)
+        shape: tuple[int, ...] = (self.header.channels, self._next_token - start)
+        if self.header.groups > 1:
+            shape += (self.header.groups,)
+        toks = np.full(shape, FILL_TOKEN, dtype=np.int64)
         damages = []
         for item in items:
             if isinstance(item, Damage):
@@ -272,6 +298,12 @@ class FcsReader:
     def _parse_at_start(self) -> _Parsed | None:
         """Parse an intact packet at the start of the buffer, or None (bad, or input ended)."""
         inp = self._inp
+        if self._compact:
+            if inp.fill(PACKET_PREFIX_BYTES) and bytes(inp.buf[:2]) == END_SYNC:
+                parsed = self._parse_end()
+                if parsed is not None:
+                    return parsed
+            return self._parse_compact()
         if not inp.fill(PACKET_PREFIX_BYTES):
             return None
         sync = bytes(inp.buf[:2])
@@ -282,17 +314,160 @@ class FcsReader:
         return None
 
     def _parse_data(self) -> _Parsed | None:
-        size = self.data_packet_bytes
+        h = self.header
+        groups, start = 1, PACKET_PREFIX_BYTES
+        if h.version >= 3:
+            if not self._inp.fill(start + 1):
+                return None
+            groups, start = self._inp.buf[start], start + 1
+            if groups not in self._rungs:
+                return None
+        size = data_packet_bytes(h, groups)
         raw = self._checked(size)
         if raw is None:
             return None
+        return _Parsed(seq=raw[2], toks=self._unpack(raw[start:], h.packet_tokens, groups),
+                       size=size, groups=groups)
+
+    def _unpack(self, payload: bytes, frames: int, groups: int) -> npt.NDArray[np.int64]:
+        """Packed tokens of `frames` frames at rung `groups` -> (channels, frames) or, for a
+        ladder stream, (channels, frames, header.groups) with LOST_TOKEN in unsent groups."""
         h = self.header
-        count = h.channels * h.packet_tokens
-        toks = bitpack.unpack(raw[PACKET_PREFIX_BYTES:], h.bits_per_token, count)
-        return _Parsed(seq=raw[2], toks=toks.reshape(h.channels, h.packet_tokens), size=size)
+        toks = bitpack.unpack(payload, h.bits_per_token, h.channels * frames * groups)
+        if h.groups == 1:
+            return toks.reshape(h.channels, frames)
+        out = np.full((h.channels, frames, h.groups), LOST_TOKEN, dtype=np.int64)
+        out[:, :, :groups] = toks.reshape(h.channels, frames, groups)
+        return out
+
+    # -- compact framing (docs/fcs-format.md, 2.7) ------------------------------------------
+    def _check_table(self) -> dict[tuple[int, int], list[int]]:
+        """{(rung, c): sequence numbers whose check byte is c for an all-zero payload}.
+
+        The CRC is linear: ``check(seq, g, payload) = zero_check(seq, g) ^ low byte of
+        crc_hqx(payload, 0)``, so one CRC of the payload finds every (seq, g) it fits.
+        """
+        table: dict[tuple[int, int], list[int]] = {}
+        for g in self._rungs:
+            zeros = bytes(payload_bytes(self.header, g))
+            for seq in range(SEQ_MODULUS):
+                table.setdefault((g, compact_check(seq, g, zeros)), []).append(seq)
+        return table
+
+    def _compact_seqs(self, at: int, groups: int) -> list[int] | None:
+        """Sequence numbers for which a rung-`groups` compact packet at ``buf[at]`` checks;
+        None when the input ends first."""
+        size = payload_bytes(self.header, groups)
+        if not self._inp.fill(at + size + COMPACT_CHECK_BYTES):
+            return None
+        buf = self._inp.buf
+        crc = binascii.crc_hqx(buf[at : at + size], 0) & 0xFF
+        return self._seqs_by_check.get((groups, crc ^ buf[at + size]), [])
+
+    def _chain(self, at: int, seq: int, groups: int, count: int, same_rung: bool) -> bool:
+        """True when `count` packets in a row check from ``buf[at]`` on, the first with
+        (`seq`, `groups`), each next one numbered one more (with the same rung if
+        `same_rung`); an intact end marker or the final end of input also ends a chain."""
+        seqs = self._compact_seqs(at, groups)
+        if seqs is None or seq not in seqs:
+            return False
+        if count == 1:
+            return True
+        nxt = at + payload_bytes(self.header, groups) + COMPACT_CHECK_BYTES
+        if not self._inp.fill(nxt + 1):
+            return True  # the stream ends right after it
+        if bytes(self._inp.buf[nxt : nxt + 2]) == END_SYNC and self._end_at(nxt) is not None:
+            return True
+        rungs = (groups,) if same_rung else self._rungs
+        return any(self._chain(nxt, (seq + 1) % SEQ_MODULUS, g, count - 1, same_rung)
+                   for g in rungs)
+
+    def _parse_compact(self) -> _Parsed | None:
+        """The compact packet at the start of the buffer, or None (see 2.7 of the spec).
+
+        At a packet boundary (right after the header or an intact packet, nothing skipped
+        since): the expected sequence number at the last packet's rung is believed at once;
+        at another rung when the next packet checks too. Otherwise a packet is believed only
+        at the start of a chain of :data:`COMPACT_CHAIN` packets of one rung, or of one more
+        packet of any rungs; its sequence number may be up to :data:`PAST_WINDOW` behind (a
+        duplicate) or :data:`COMPACT_FORWARD_WINDOW` ahead, plus any number when the skipped
+        bytes could hold more packets.
+        """
+        expected = self._next_seq
+        if self._skipped == 0:
+            if self._rung:
+                seqs = self._compact_seqs(0, self._rung)
+                if seqs is not None and expected in seqs:
+                    return self._compact_parsed(expected, self._rung)
+            for g in self._rungs:
+                if g != self._rung and self._chain(0, expected, g, 2, same_rung=False):
+                    return self._compact_parsed(expected, g)
+        wide = self._skipped >= COMPACT_FORWARD_WINDOW * self.data_packet_bytes
+        for g in sorted(self._rungs, key=lambda r: r != self._rung):
+            seqs = self._compact_seqs(0, g)
+            if not seqs:
+                continue
+            ranked = sorted(seqs, key=lambda s: self._seq_rank(s, expected, wide))
+            for seq in ranked:
+                if self._seq_rank(seq, expected, wide) < SEQ_MODULUS and (
+                        self._chain(0, seq, g, COMPACT_CHAIN, same_rung=True)
+                        or self._chain(0, seq, g, COMPACT_CHAIN + 1, same_rung=False)):
+                    return self._compact_parsed(seq, g)
+        return None
+
+    @staticmethod
+    def _seq_rank(seq: int, expected: int, wide: bool) -> int:
+        """Order in which a scanned packet's sequence numbers are tried: the expected one,
+        small jumps ahead, then the past; SEQ_MODULUS (never) outside the windows."""
+        ahead = (seq - expected) % SEQ_MODULUS
+        behind = (expected - 1 - seq) % SEQ_MODULUS
+        if ahead < COMPACT_FORWARD_WINDOW:
+            return ahead
+        if behind < PAST_WINDOW:
+            return COMPACT_FORWARD_WINDOW + behind
+        return COMPACT_FORWARD_WINDOW + PAST_WINDOW + ahead if wide else SEQ_MODULUS
+
+    def _compact_parsed(self, seq: int, groups: int) -> _Parsed:
+        size = payload_bytes(self.header, groups)
+        payload = bytes(self._inp.buf[:size])
+        return _Parsed(seq=seq, toks=self._unpack(payload, self.header.packet_tokens, groups),
+                       size=size + COMPACT_CHECK_BYTES, groups=groups)
+
+    def _end_at(self, at: int) -> tuple[int, int, int, int, int | None] | None:
+        """An end marker at ``buf[at]`` whose CRC matches: (seq, groups, total, size,
+        num_samples), or None. Its agreement with the stream is checked by the caller."""
+        h = self.header
+        groups, pos = 1, at + PACKET_PREFIX_BYTES
+        try:
+            if h.version >= 3:
+                if not self._inp.fill(pos + 1):
+                    return None
+                groups, pos = self._inp.buf[pos], pos + 1
+                if groups not in self._rungs:
+                    return None
+            got_total = read_varint(self._inp, pos)
+            if got_total is None:
+                return None
+            total, pos = got_total
+            got_samples = read_varint(self._inp, pos)
+            if got_samples is None:
+                return None
+            samples_code, pos = got_samples
+        except ValueError:  # malformed varint
+            return None
+        tail = total % h.packet_tokens
+        end = pos + bitpack.packed_size(tail * h.channels * groups, h.bits_per_token)
+        if not self._inp.fill(end + CRC_BYTES):
+            return None
+        raw = bytes(self._inp.buf[at:end + CRC_BYTES])
+        if crc16(raw[:-CRC_BYTES]) != int.from_bytes(raw[-CRC_BYTES:], "big"):
+            return None
+        return raw[2], groups, total, pos - at, decode_optional_count(samples_code)
 
     def _parse_end(self) -> _Parsed | None:
         h = self.header
+        if h.version >= 3:
+            return self._parse_end_v3()
         try:
             got_total = read_varint(self._inp, PACKET_PREFIX_BYTES)
             if got_total is None:
@@ -329,6 +504,31 @@ class FcsReader:
             total_tokens=total,
             num_samples=num_samples,
         )
+
+    def _parse_end_v3(self) -> _Parsed | None:
+        h = self.header
+        found = self._end_at(0)
+        if found is None:
+            return None
+        seq, groups, total, tail_at, num_samples = found
+        tail = total % h.packet_tokens
+        if not self._end_agrees(seq, total, num_samples):
+            return None
+        size = tail_at + bitpack.packed_size(tail * h.channels * groups, h.bits_per_token)
+        toks = self._unpack(bytes(self._inp.buf[tail_at:size]), tail, groups)
+        return _Parsed(seq=seq, toks=toks, size=size + CRC_BYTES, total_tokens=total,
+                       num_samples=num_samples, groups=groups)
+
+    def _end_agrees(self, seq: int, total: int, num_samples: int | None) -> bool:
+        """An end marker is trusted only if it agrees with what came before: its sequence
+        number counts the data packets, the data packets it implies were lost fit the
+        evidence, and its sample count fits in its tokens (up to one token of rounding)."""
+        h = self.header
+        n_data = (total - total % h.packet_tokens) // h.packet_tokens
+        lost = n_data - self._next_token // h.packet_tokens
+        if seq != n_data % SEQ_MODULUS or not 0 <= lost <= self._max_lost(seq):
+            return False
+        return num_samples is None or tokens_for_samples(h, num_samples) <= total + 1
 
     def _checked(self, size: int) -> bytes | None:
         """The first ``size`` buffered bytes without their CRC if it matches, else None."""
@@ -379,6 +579,7 @@ class FcsReader:
         self._inp.consume(parsed.size)
         self.stats.bytes_read = self._inp.offset - self._start
         self.stats.packets_ok += 1
+        self._rung = parsed.groups
         if lost_toks:
             kind: DamageKind = "corrupt" if self._skipped else "gap"
             if self._skipped:
@@ -391,7 +592,8 @@ class FcsReader:
         elif self._skipped:
             self._ready.append(Damage(self._next_token, 0, "junk", skipped_bytes=self._skipped))
         if n_toks or parsed.total_tokens is None:
-            self._ready.append(Packet(parsed.seq, self._next_token, parsed.toks))
+            self._ready.append(Packet(parsed.seq, self._next_token, parsed.toks,
+                                      parsed.groups))
         self._skipped = 0
         self._next_seq = (parsed.seq + 1) % SEQ_MODULUS
         self._next_token += n_toks
@@ -408,6 +610,10 @@ class FcsReader:
         """
         inp = self._inp
         self._drop(min(1, len(inp.buf)))
+        if self._compact:  # no sync word: every offset is a candidate
+            if inp.buf or inp.fill(1):
+                return True
+            return False
         while True:
             hits = [i for i in (inp.buf.find(DATA_SYNC), inp.buf.find(END_SYNC)) if i >= 0]
             if hits:

@@ -14,6 +14,7 @@ from .fcs import (
     DATA_SYNC,
     END_SYNC,
     FcsHeader,
+    compact_check,
     encode_header,
     encode_optional_count,
     encode_varint,
@@ -34,6 +35,12 @@ class FcsWriter:
     Used as a context manager, the end marker is written on normal exit only: after an exception
     the stream is left without one, so readers report it as truncated.
 
+    A ladder header (``groups`` > 1) takes tokens of shape (channels, n, g): g tokens per
+    frame, 1 <= g <= groups, and g may change from one call to the next. A packet carries the
+    lowest g of its frames (the others' extra tokens are dropped), so a rung change takes
+    effect at a packet boundary: at once for live packets of one chunk, at the next packet
+    for files.
+
     Args:
         stream: binary stream with ``write`` (and ``flush``); the writer never seeks or closes it.
         header: stream parameters; ``header.num_samples`` may be None (live) and given at close.
@@ -46,7 +53,9 @@ class FcsWriter:
         self.header = header
         self._stream = stream
         self._flush_each_packet = flush_each_packet
-        self._pending: npt.NDArray[np.int64] = np.zeros((header.channels, 0), dtype=np.int64)
+        self._pending: npt.NDArray[np.int64] = np.zeros((header.channels, 0, header.groups),
+                                                        dtype=np.int64)
+        self._pending_groups: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
         self._tokens = 0
         self._seq = 0
         self._packets = 0
@@ -76,7 +85,8 @@ class FcsWriter:
 
         Args:
             toks: integer array of shape (channels, n), or (n,) when channels == 1, every value in
-                ``0 .. 2**bits_per_token - 1``. n may be 0.
+                ``0 .. 2**bits_per_token - 1``. n may be 0. With a ladder header (groups > 1):
+                (channels, n, g), 1 <= g <= groups.
 
         Raises:
             FcsValueError: wrong shape or dtype, a token out of range, or writer closed.
@@ -84,14 +94,18 @@ class FcsWriter:
         if self._closed:
             raise FcsValueError("write() on a closed FcsWriter")
         arr = self._check_tokens(toks)
-        self._tokens += arr.shape[1]
-        pending = np.concatenate((self._pending, arr), axis=1)
+        n, g = arr.shape[1], arr.shape[2]
+        self._tokens += n
+        full = np.zeros((arr.shape[0], n, self.header.groups), dtype=np.int64)
+        full[:, :, :g] = arr
+        pending = np.concatenate((self._pending, full), axis=1)
+        groups = np.concatenate((self._pending_groups, np.full(n, g, dtype=np.int64)))
         n_full = pending.shape[1] // self.header.packet_tokens
         if n_full:
             cut = n_full * self.header.packet_tokens
-            self._write_data_packets(pending[:, :cut])
-            pending = pending[:, cut:]
-        self._pending = pending
+            self._write_data_packets(pending[:, :cut], groups[:cut])
+            pending, groups = pending[:, cut:], groups[cut:]
+        self._pending, self._pending_groups = pending, groups
 
     def flush(self) -> None:
         """Flush the underlying stream (tokens short of a full packet stay buffered)."""
@@ -119,8 +133,10 @@ class FcsWriter:
             raise FcsValueError(
                 f"{num_samples} samples need {tokens_for_samples(self.header, num_samples)} "
                 f"tokens per channel, but only {self._tokens} were written")
-        body = encode_varint(self._tokens) + encode_varint(encode_optional_count(num_samples))
-        body += bitpack.pack(self._pending.reshape(-1), self.header.bits_per_token)
+        g = int(self._pending_groups.min()) if self._pending_groups.size else 1
+        body = bytes((g,)) if self.header.version >= 3 else b""
+        body += encode_varint(self._tokens) + encode_varint(encode_optional_count(num_samples))
+        body += bitpack.pack(self._pending[:, :, :g].reshape(-1), self.header.bits_per_token)
         self._emit(frame_packet(END_SYNC, self._seq, body))
         self._packets += 1
         self._closed = True
@@ -140,25 +156,43 @@ class FcsWriter:
         else:
             self._closed = True
 
-    def _write_data_packets(self, toks: npt.NDArray[np.int64]) -> None:
-        """Frame and write full packets; toks (channels, k * packet_tokens)."""
-        channels, n = toks.shape
-        per_packet = self.header.packet_tokens
+    def _write_data_packets(self, toks: npt.NDArray[np.int64],
+                            groups: npt.NDArray[np.int64]) -> None:
+        """Frame and write full packets; toks (channels, k * packet_tokens, header.groups),
+        groups (k * packet_tokens,) the rung of each frame."""
+        h = self.header
+        channels, n, _ = toks.shape
+        per_packet = h.packet_tokens
         count = n // per_packet
-        # One row per packet, channel-major inside the row: all of channel 0, then channel 1...
-        rows = toks.reshape(channels, count, per_packet).transpose(1, 0, 2).reshape(count, -1)
-        payloads = bitpack.pack_rows(rows, self.header.bits_per_token)
+        # One row per packet, channel-major inside the row: all of channel 0 (frame by frame,
+        # each frame's groups in order), then channel 1...
+        packets = toks.reshape(channels, count, per_packet, h.groups).transpose(1, 0, 2, 3)
+        rungs = groups.reshape(count, per_packet).min(axis=1)
         frames = []
-        for payload in payloads:
-            frames.append(frame_packet(DATA_SYNC, self._seq, payload.tobytes()))
-            self._seq += 1
+        for rung in np.unique(rungs):
+            g = int(rung)
+            rows = packets[rungs == rung][..., :g].reshape(-1, channels * per_packet * g)
+            for index, payload in zip(np.flatnonzero(rungs == rung),
+                                      bitpack.pack_rows(rows, h.bits_per_token), strict=True):
+                frames.append((int(index), self._frame(self._seq + int(index), g,
+                                                       payload.tobytes())))
+        frames.sort()
+        self._seq += count
         self._packets += count
         if self._flush_each_packet:
-            for frame in frames:
+            for _, frame in frames:
                 self._emit(frame)
                 self.flush()
         else:
-            self._emit(b"".join(frames))
+            self._emit(b"".join(frame for _, frame in frames))
+
+    def _frame(self, seq: int, groups: int, payload: bytes) -> bytes:
+        """One data packet of rung `groups` in the header's framing (docs/fcs-format.md)."""
+        if self.header.framing == "compact":
+            return payload + bytes((compact_check(seq, groups, payload),))
+        if self.header.version >= 3:
+            return frame_packet(DATA_SYNC, seq, bytes((groups,)) + payload)
+        return frame_packet(DATA_SYNC, seq, payload)
 
     def _emit(self, data: bytes) -> None:
         view = memoryview(data)
@@ -171,11 +205,16 @@ class FcsWriter:
 
     def _check_tokens(self, toks: npt.ArrayLike) -> npt.NDArray[np.int64]:
         arr = np.asarray(toks)
-        channels = self.header.channels
-        if arr.ndim == 1 and channels == 1:
-            arr = arr.reshape(1, -1)
-        if arr.ndim != 2 or arr.shape[0] != channels:
-            raise FcsValueError(f"tokens must have shape ({channels}, n), got {arr.shape}")
+        channels, groups = self.header.channels, self.header.groups
+        if groups == 1:
+            if arr.ndim == 1 and channels == 1:
+                arr = arr.reshape(1, -1)
+            if arr.ndim != 2 or arr.shape[0] != channels:
+                raise FcsValueError(f"tokens must have shape ({channels}, n), got {arr.shape}")
+            arr = arr[:, :, None]
+        elif arr.ndim != 3 or arr.shape[0] != channels or not 1 <= arr.shape[2] <= groups:
+            raise FcsValueError(f"tokens must have shape ({channels}, n, g) with 1 <= g <= "
+                                f"{groups}, got {arr.shape}")
         try:
             bitpack.check_tokens(arr, self.header.bits_per_token)
         except ValueError as e:

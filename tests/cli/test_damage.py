@@ -93,7 +93,7 @@ def test_unknown_version_other_model_and_not_fcs(run: Run, tmp_path: Path,
     for command in (("decode", "v99.fcs"), ("info", "v99.fcs")):
         proc = run(*command, expect=5)
         assert error_lines(proc) == [
-            "focal: error: v99.fcs: unsupported .fcs version 99 (this focal reads 1 and 2)"]
+            "focal: error: v99.fcs: unsupported .fcs version 99 (this focal reads 1, 2 and 3)"]
 
     proc = run("decode", "good.fcs", "o.wav", "--model", other_model, expect=5)
     (line,) = error_lines(proc)

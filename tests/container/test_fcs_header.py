@@ -102,10 +102,10 @@ def test_metadata_size_limit_is_exact() -> None:
 
 def test_unknown_version_refused_with_clear_message() -> None:
     data = bytearray(header_bytes(make_header()))
-    data[3] = 3
+    data[3] = 4
     with pytest.raises(FcsFormatError) as info:
         read_header(io.BytesIO(bytes(data)))
-    assert str(info.value) == "unsupported .fcs version 3 (this focal reads 1 and 2)"
+    assert str(info.value) == "unsupported .fcs version 4 (this focal reads 1, 2 and 3)"
 
 
 @pytest.mark.parametrize(
