@@ -3,16 +3,24 @@
 Each precision runs in its own subprocess (so its peak RSS is its own): it loads the model at
 that precision (``load_codec(..., precision=...)``), then streams the signal 80 ms at a time
 through an ``EncoderSession`` and a ``DecoderSession`` on one thread, the work of a
-``focal stream | focal play`` pair. Per chunk (encode + decode) it records wall time and CPU
-time. The parent prints, per precision: median and p95 wall ms per chunk, median CPU ms per
-chunk, the speed-up of the p95 over fp32's, peak RSS, load time, and accuracy against fp32:
+``focal stream | focal play`` pair. Per chunk it records wall time and CPU time
+(``time.thread_time``) of the encoder side and of the decoder side. The parent prints, per
+precision: median and p95 wall ms per chunk (encode + decode), median CPU ms per chunk, the
+encoder side's and the decoder side's p95 wall and median CPU ms, the speed-up of the p95 and
+of the CPU time over fp32's, peak RSS, weight bytes, load time, and accuracy against fp32:
 token agreement (same input) and the SNR of the decoded audio against fp32's decoded audio,
-end to end and for fp32's tokens decoded at that precision (the decoder's own cost).
+end to end and for fp32's tokens decoded at that precision (the decoder's own cost). The load
+averages (as `uptime` gives them) at the start and end of each worker are printed with the
+table: the machine may be shared, and the CPU-time columns are the ones load disturbs least.
+
+``--live`` also runs ``focal stream --realtime | focal play`` (two processes, one thread each,
+at the streaming default precision) over the same speech and prints what each side reports:
+encode ms per chunk, decode ms per group, late / concealed packets and buffer underruns.
 
     python bench/bench_precision.py                        # the 4k causal architecture, random
                                                            # weights (a folder made once in /tmp)
     python bench/bench_precision.py --model focal-small    # the bundled model (real weights)
-    python bench/bench_precision.py --seconds 16 --precisions fp32,bf16,int8
+    python bench/bench_precision.py --seconds 16 --precisions fp32,bf16,mixed,int8 --live
 
 Run it on a quiet machine: `nice -n 5`, one thread (OMP_NUM_THREADS=1 is set for the workers).
 """
@@ -23,7 +31,6 @@ import argparse
 import json
 import os
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -92,20 +99,24 @@ def worker(model: str, precision: str, seconds: float, out_dir: Path, toks_in: P
     from focalcli.model.precision import weight_bytes
 
     torch.set_num_threads(1)
+    load_before = os.getloadavg()
     t0 = time.perf_counter()
     codec = load_codec(model, precision=precision)
     load_s = time.perf_counter() - t0
     sig = speech_signal(seconds)[None]
     chunk = codec.chunk_size
     sig = sig[:, : sig.shape[1] // chunk * chunk]
-    wall, cpu, toks_out, audio_out = [], [], [], []
+    # per chunk: (encode wall, encode CPU, decode wall, decode CPU), seconds
+    times: list[tuple[float, float, float, float]] = []
+    toks_out, audio_out = [], []
     with EncoderSession(codec) as enc, DecoderSession(codec) as dec:
         for start in range(0, sig.shape[1], chunk):
-            w0, c0 = time.perf_counter(), time.process_time()
+            w0, c0 = time.perf_counter(), time.thread_time()
             toks = enc.push(sig[:, start : start + chunk])
+            w1, c1 = time.perf_counter(), time.thread_time()
             audio_out.append(dec.push(toks))
-            wall.append(time.perf_counter() - w0)
-            cpu.append(time.process_time() - c0)
+            w2, c2 = time.perf_counter(), time.thread_time()
+            times.append((w1 - w0, c1 - c0, w2 - w1, c2 - c1))
             toks_out.append(toks)
     toks_all = np.concatenate(toks_out, axis=1)
     np.save(out_dir / f"{precision}_toks.npy", toks_all)
@@ -115,16 +126,48 @@ def worker(model: str, precision: str, seconds: float, out_dir: Path, toks_in: P
             ref_toks = np.load(toks_in)
             audio = np.concatenate([dec.push(ref_toks), dec.flush()], axis=1)
         np.save(out_dir / f"{precision}_audio_fp32toks.npy", audio)
-    timed_wall, timed_cpu = wall[WARMUP_CHUNKS:], cpu[WARMUP_CHUNKS:]
+    t = np.array(times[WARMUP_CHUNKS:]) * 1000  # ms
+    wall, cpu = t[:, 0] + t[:, 2], t[:, 1] + t[:, 3]
     return {
-        "precision": precision, "chunks": len(timed_wall), "load_s": load_s,
-        "median_ms": 1000 * statistics.median(timed_wall),
-        "p95_ms": 1000 * float(np.percentile(timed_wall, 95)),
-        "cpu_ms": 1000 * statistics.median(timed_cpu),
+        "precision": precision, "chunks": len(t), "load_s": load_s,
+        "median_ms": float(np.median(wall)), "p95_ms": float(np.percentile(wall, 95)),
+        "cpu_ms": float(np.median(cpu)), "cpu_p95_ms": float(np.percentile(cpu, 95)),
+        "enc_p95_ms": float(np.percentile(t[:, 0], 95)), "enc_cpu_ms": float(np.median(t[:, 1])),
+        "dec_p95_ms": float(np.percentile(t[:, 2], 95)), "dec_cpu_ms": float(np.median(t[:, 3])),
         "chunk_ms": 1000 * chunk / codec.sample_rate_input,
         "weights_mb": weight_bytes(codec) / 1e6,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "load_avg": [list(load_before), list(os.getloadavg())],
     }
+
+
+def live(model: str, seconds: float) -> None:
+    """`focal stream --realtime | focal play` over `seconds` of speech; print both reports."""
+    import soundfile as sf
+
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", FOCAL_THREADS="1")
+    focal = [sys.executable, "-m", "focalcli"]
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "speech.wav"
+        sf.write(wav, speech_signal(seconds), 16000)
+        before = os.getloadavg()
+        stream = subprocess.Popen([*focal, "stream", "-v", "-i", str(wav), "--realtime",
+                                   "-m", model], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, env=env)
+        play = subprocess.run([*focal, "play", "-v", "-", "-m", model, "-o",
+                               str(Path(tmp) / "out.wav")], stdin=stream.stdout,
+                              capture_output=True, text=True, env=env, check=False)
+        assert stream.stdout is not None and stream.stderr is not None
+        stream.stdout.close()
+        stream_err = stream.stderr.read().decode()
+        stream.wait()
+        after = os.getloadavg()
+    print(f"\nlive: focal stream --realtime -m MODEL | focal play -m MODEL ({seconds:g} s of "
+          f"speech, streaming default precision, one thread each); load average "
+          f"{' '.join(f'{x:.2f}' for x in before)} -> {' '.join(f'{x:.2f}' for x in after)}")
+    for line in (stream_err + play.stderr).splitlines():
+        if "ended" in line or "played" in line or "error" in line.lower():
+            print("  " + line.strip())
 
 
 def snr_db(ref: np.ndarray, other: np.ndarray) -> float:
@@ -138,7 +181,9 @@ def main() -> None:
     ap.add_argument("--model", help="model name or folder (default: the 4k causal architecture "
                                     "with random weights, saved once under /tmp)")
     ap.add_argument("--seconds", type=float, default=16.0)
-    ap.add_argument("--precisions", default="fp32,bf16,int8")
+    ap.add_argument("--precisions", default="fp32,bf16,mixed,int8")
+    ap.add_argument("--live", action="store_true",
+                    help="also time `focal stream --realtime | focal play` with the model")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--out-dir", help=argparse.SUPPRESS)
     ap.add_argument("--toks-in", help=argparse.SUPPRESS)
@@ -179,17 +224,25 @@ def main() -> None:
     base = results[0]
     print(f"model {model}; {args.seconds:g} s of speech in {base['chunk_ms']:g} ms chunks "
           f"(encode + decode per chunk), 1 thread, first {WARMUP_CHUNKS} chunks not timed")
-    head = (f"{'precision':<9} {'median ms':>9} {'p95 ms':>7} {'CPU ms':>7} {'p95 x':>6} "
-            f"{'RSS MB':>7} {'weights MB':>10} {'load s':>6} {'tokens =':>8} "
-            f"{'SNR dB':>7} {'dec SNR':>7}")
-    print(head)
+    print("| precision | median ms | p95 ms | CPU ms | enc p95 | enc CPU | dec p95 | dec CPU "
+          "| p95 vs fp32 | CPU vs fp32 | peak RSS MB | weights MB | load s | tokens = fp32 "
+          "| SNR dB | dec SNR dB | load avg (start -> end) |")
+    print("|" + "---|" * 17)
     for r in results:
-        print(f"{r['precision']:<9} {r['median_ms']:9.1f} {r['p95_ms']:7.1f} {r['cpu_ms']:7.1f} "
-              f"{base['p95_ms'] / r['p95_ms']:6.2f} {r['peak_rss_mb']:7.0f} "
-              f"{r['weights_mb']:10.0f} {r['load_s']:6.1f} {100 * r['token_agreement']:7.2f}% "
-              f"{r['snr_db']:7.1f} {r['snr_decoder_db']:7.1f}")
-    print("tokens =: token agreement with fp32; SNR: decoded audio against fp32's; dec SNR: "
-          "fp32's tokens decoded at this precision against fp32's audio")
+        (a1, a5, a15), (b1, b5, b15) = r["load_avg"]
+        print(f"| {r['precision']} | {r['median_ms']:.1f} | {r['p95_ms']:.1f} | {r['cpu_ms']:.1f} "
+              f"| {r['enc_p95_ms']:.1f} | {r['enc_cpu_ms']:.1f} | {r['dec_p95_ms']:.1f} "
+              f"| {r['dec_cpu_ms']:.1f} | {base['p95_ms'] / r['p95_ms']:.2f} "
+              f"| {base['cpu_ms'] / r['cpu_ms']:.2f} | {r['peak_rss_mb']:.0f} "
+              f"| {r['weights_mb']:.0f} | {r['load_s']:.1f} | {100 * r['token_agreement']:.2f} % "
+              f"| {r['snr_db']:.1f} | {r['snr_decoder_db']:.1f} "
+              f"| {a1:.2f} {a5:.2f} {a15:.2f} -> {b1:.2f} {b5:.2f} {b15:.2f} |")
+    print("ms are per 80 ms chunk; CPU: median thread CPU time; enc / dec: the encoder side "
+          "(EncoderSession.push) and the decoder side (DecoderSession.push) alone; tokens =: "
+          "token agreement with fp32; SNR: decoded audio against fp32's; dec SNR: fp32's "
+          "tokens decoded at this precision against fp32's audio")
+    if args.live:
+        live(model, args.seconds)
 
 
 if __name__ == "__main__":

@@ -54,6 +54,26 @@ def test_linear_and_conv_replacements_stay_close() -> None:
     out = prec.Bf16Conv(conv)(z)
     assert float((out - conv(z)).norm() / conv(z).norm()) < 0.01
     assert prec.Bf16Conv(conv).kernel_size == (7,)
+    pointwise = nn.Conv1d(64, 96, 1)
+    for p in ("bf16", "int8"):
+        y = prec.PointwiseConv(pointwise, p)(z)
+        assert float((y - pointwise(z)).norm() / pointwise(z).norm()) < 0.02
+
+
+@torch.inference_mode()
+@pytest.mark.parametrize(("stride", "dilation", "padding", "length"),
+                         [(1, 1, 0, 10), (2, 1, 1, 9), (1, 2, 2, 12), (1, 1, 0, 300)])
+def test_int8_convolution_tracks_float32(stride: int, dilation: int, padding: int, length: int
+                                         ) -> None:
+    """Few output frames go through the int8 product, many (the last case) through widened
+    weights; both as close to float32 as an int8 linear layer."""
+    torch.manual_seed(1)
+    conv = nn.Conv1d(48, 80, 5, stride, padding=padding, dilation=dilation)
+    x = torch.randn(1, 48, length)
+    ref = conv(x)
+    y = prec.Int8Conv(conv)(x)
+    assert y.shape == ref.shape and y.dtype == torch.float32
+    assert float((y - ref).norm() / ref.norm()) < 0.02
 
 
 def test_small_layers_stay_float32(tiny: Path) -> None:
@@ -70,14 +90,23 @@ def test_reduced_precision_tracks_fp32(tiny: Path, precision: str, small_thresho
     kinds = {type(m).__name__ for m in reduced.modules()}
     assert ("Bf16Linear" in kinds) == (precision != "int8")
     assert ("Int8Linear" in kinds) == (precision != "bf16")
+    assert ("Int8Conv" in kinds) == (precision != "bf16")
     assert "Bf16Conv" in kinds
-    if precision == "mixed":
-        for role in ("encoder", "compressor", "decompressor", "decoder"):
-            role_kinds = {type(m).__name__ for m in getattr(reduced, role).modules()}
-            linear = "Int8Linear" if role in ("decompressor", "decoder") else "Bf16Linear"
-            assert linear in role_kinds, role
+    if precision == "mixed":  # bfloat16 only in the encoder's feed-forward layers and front end
+        for name, m in reduced.named_modules():
+            if type(m) in (prec.Bf16Linear, prec.Int8Linear):
+                in_ffn = name.startswith("encoder.encoder.layers.") and ".feed_forward." in name
+                assert isinstance(m, prec.Bf16Linear) == in_ffn, name
+        assert isinstance(reduced.decoder.backbone.embedding, prec.Int8Conv)
+        assert not isinstance(reduced.encoder.feature_extractor.layers[1].conv, prec.Int8Conv)
     assert not [n for n, m in reduced.named_modules() if type(m) is nn.Linear
                 and m.weight.numel() >= 256 and n not in prec.KEEP_FP32]
+    # depthwise convolutions stay float32 (faster there), kernel-1 ones become linear layers
+    depthwise = [m for m in reduced.modules() if type(m) is nn.Conv1d and m.groups > 1
+                 and m.groups == m.in_channels and m.weight.numel() >= 256]
+    assert depthwise and all(m.weight.dtype == torch.float32 for m in depthwise)
+    assert isinstance(reduced.compressor.layers[0].focal_block.modulation.context_proj,
+                      prec.PointwiseConv)
     # the layer deciding the token bits is kept in float32 whatever the threshold says
     assert type(reduced.compressor.out_proj) is nn.Linear
     assert type(reduced.decompressor.in_proj) is nn.Linear
@@ -136,6 +165,27 @@ def test_bundled_model_keeps_its_tokens_in_the_streaming_default() -> None:
     assert float((encode_signal(reduced, sig) == toks).mean()) >= 0.95
     ref = decode_tokens(fp32, toks, sig.shape[1])
     assert snr_db(ref, decode_tokens(reduced, toks, sig.shape[1])) > 30
+
+
+@torch.inference_mode()
+def test_bundled_model_keeps_98_percent_of_its_speech_tokens_in_the_streaming_default() -> None:
+    """The bar of docs/precision.md on real speech (20 s of the dev split, if present)."""
+    import sys
+
+    from focalcli.model.registry import STREAM_PRECISION
+
+    bench = Path(__file__).resolve().parents[2] / "bench"
+    sys.path.insert(0, str(bench))
+    try:
+        import bench_precision
+    finally:
+        sys.path.remove(str(bench))
+    if not (bench_precision.SPEECH / "manifest.tsv").is_file():
+        pytest.skip("no speech data (shared/data/speech)")
+    sig = bench_precision.speech_signal(20.0)[None]
+    toks = encode_signal(load_codec("focal-small"), sig)
+    reduced = encode_signal(load_codec("focal-small", precision=STREAM_PRECISION), sig)
+    assert float((reduced == toks).mean()) >= 0.98
 
 
 def test_file_tensors_read_what_safetensors_reads(tiny: Path, tmp_path: Path) -> None:
