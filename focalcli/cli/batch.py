@@ -18,7 +18,6 @@ import threading
 import traceback
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
 from pathlib import Path
 
 from focalcli.cli.outputs import STDIO
@@ -33,15 +32,7 @@ from focalcli.errors import (
     UsageProblem,
     batch_exit_code,
 )
-
-
-@dataclass(frozen=True)
-class Job:
-    """One input and where its output goes (`-` is stdin/stdout); `problem` fails it upfront."""
-
-    src: str
-    dst: str
-    problem: FocalError | None = None
+from focalcli.pipeline.jobs import Cancelled, Job
 
 
 def plan_jobs(args: list[str], output_dir: str | None, *, out_ext: str,
@@ -146,10 +137,6 @@ def _mark_collisions(jobs: list[Job]) -> list[Job]:
                 seen[key] = job.src
         out.append(job)
     return out
-
-
-class Cancelled(Exception):
-    """Raised inside a worker when the run was interrupted."""
 
 
 class JobContext:

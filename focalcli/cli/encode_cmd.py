@@ -100,7 +100,7 @@ def encode(
     from focalcli.audio import AUDIO_EXTENSIONS
 
     if ray is not None or shard is not None or fmt is not None:  # a corpus: focalcli.corpus
-        from focalcli.corpus.command import encode_corpus
+        from focalcli.cli.corpus_cmd import encode_corpus
 
         if output_dir is None:
             raise UsageProblem("--ray, --shard and --format code a corpus: give --output-dir")

@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, TextIO
 
-from focalcli.cli.outputs import atomic_path
+from focalcli.pipeline.outputs import atomic_path
 
 STATUS_OK = "ok"
 STATUS_ERROR = "error"

@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from focalcli.cli.batch import Job
 from focalcli.errors import UsageProblem
+from focalcli.pipeline.jobs import Job
 
 _SHARD_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 
@@ -52,7 +52,7 @@ def remove_stale_parts(dst: str) -> int:
     """Remove temporary files a killed run left beside `dst` (``.NAME.*.part``); returns how many.
 
     Outputs are written to such a file and renamed only when complete (see
-    :func:`focalcli.cli.outputs.atomic_path`), so a leftover one is never a finished output.
+    :func:`focalcli.pipeline.outputs.atomic_path`), so a leftover one is never a finished output.
     """
     path = Path(dst)
     prefix = f".{path.name}."

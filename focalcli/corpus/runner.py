@@ -12,11 +12,10 @@ import os
 import threading
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol
 
-from focalcli.cli.batch import Cancelled, Job
-from focalcli.cli.report import Reporter
 from focalcli.corpus.manifest import ManifestRow, ManifestWriter, read_manifest
 from focalcli.corpus.plan import Shard, remove_stale_parts, shard_jobs
 from focalcli.corpus.work import (
@@ -29,11 +28,35 @@ from focalcli.corpus.work import (
 )
 from focalcli.errors import (
     ExitCode,
+    FocalError,
     OutputProblem,
     UsageProblem,
     batch_exit_code,
     describe_os_error,
 )
+from focalcli.pipeline.jobs import Cancelled, Job
+
+
+class Bar(Protocol):
+    """A progress bar: ``advance(files)``."""
+
+    def advance(self, amount: float = 1.0) -> None: ...
+
+
+class Reporter(Protocol):
+    """Where the runner reports (the CLI's :class:`focalcli.cli.report.Reporter` is one): lines
+    at the levels -q/-v select, and a progress bar over the files."""
+
+    def note(self, message: str) -> None: ...
+
+    def detail(self, message: str) -> None: ...
+
+    def warn(self, err: FocalError | str) -> None: ...
+
+    def error(self, err: FocalError | str) -> None: ...
+
+    def progress(self, total: float | None, description: str,
+                 unit: str = "files") -> AbstractContextManager[Bar]: ...
 
 
 class Pool(Protocol):

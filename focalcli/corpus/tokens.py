@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from focalcli.cli.outputs import atomic_file
 from focalcli.corpus.manifest import ManifestRow
 from focalcli.errors import ExitCode, FocalError, OutputProblem
+from focalcli.pipeline.outputs import atomic_file
 
 MODEL_JSON = "model.json"
 #: files per parquet row group (bounds the driver's memory while it writes the table)
@@ -108,7 +108,7 @@ def write_token_table(path: Path, out_dir: Path, rows: Iterable[ManifestRow],
         ("tokens", pa.list_(pa.list_(tok_type))),
     ], metadata={"focal.model": json.dumps(identity, sort_keys=True)})
     count = 0
-    from focalcli.cli.outputs import atomic_path
+    from focalcli.pipeline.outputs import atomic_path
 
     with atomic_path(path, force=True) as tmp:
         writer = pq.ParquetWriter(str(tmp), schema)

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from focalcli.cli.batch import Job
 from focalcli.corpus.manifest import STATUS_ERROR, STATUS_OK, ManifestRow
 from focalcli.errors import ExitCode, FocalError, InputProblem, ModelProblem, OutputProblem
+from focalcli.pipeline.jobs import Job
 
 FORMAT_FCS = "fcs"
 FORMAT_NPY = "npy"
@@ -100,7 +100,7 @@ class FileEncoder:
         `check()` is called before each block of audio; what it raises (cancellation)
         propagates, and the partial output is removed.
         """
-        from focalcli.cli.batch import Cancelled
+        from focalcli.pipeline.jobs import Cancelled
 
         start = time.monotonic()
         try:
@@ -161,7 +161,7 @@ class FileEncoder:
         return buf.getvalue(), done
 
     def _publish(self, dst: Path, payload: bytes) -> None:
-        from focalcli.cli.outputs import atomic_file
+        from focalcli.pipeline.outputs import atomic_file
 
         if not self.spec.force and os.path.lexists(dst) and not dst.is_dir():
             try:

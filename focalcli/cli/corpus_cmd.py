@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from focalcli.cli.batch import Job
 from focalcli.cli.report import Reporter
 from focalcli.corpus.plan import parse_shard
 from focalcli.corpus.work import FORMAT_FCS, FORMATS, EncodeSpec
 from focalcli.errors import UsageProblem
+from focalcli.pipeline.jobs import Job
 from focalcli.settings import Settings
 
 #: `--ray local`: a cluster on this machine, started (and stopped) by this run
