@@ -24,7 +24,9 @@ class LossConfig:
     ``rung_groups``/``rung_probs`` (grouped quantizers only): random truncation, each batch item
     draws how many leading groups the decoder gets (e.g. ``[1, 2, 4]`` with ``[0.4, 0.3,
     0.3]``), the rest are zero codes; empty = always every group. Quantiser terms (commitment,
-    bit balance, group entropy) are then averaged over the groups, each group on its own.
+    bit balance, group entropy) are then averaged over the groups, each group on its own;
+    ``cross_group_balance``: the bit-balance term decorrelates all bits of all groups at once
+    instead, so that later groups do not repeat earlier ones.
     """
 
     mel: float = 1.0
@@ -41,6 +43,7 @@ class LossConfig:
     quant_ramp: tuple[int, int] = (0, 2000)
     rung_groups: list[int] = field(default_factory=list)
     rung_probs: list[float] = field(default_factory=list)
+    cross_group_balance: bool = False
     fft_sizes: list[int] = field(default_factory=lambda: [256, 512, 1024, 2048])
     n_mels: list[int] = field(default_factory=lambda: [32, 64, 80, 128])
 

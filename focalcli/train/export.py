@@ -60,15 +60,25 @@ def _card(codec: FocalCodec, state: dict[str, Any], name: str, extra: str,
         "",
         "## Architecture",
         "",
-        f"- Input 16 kHz mono, {codec.token_rate:g} tokens/s, one binary codebook of "
-        f"{codec.codebook_size} entries ({codec.bits_per_token} bits/token, "
-        f"{codec.bitrate_kbps:g} kbps), output {codec.sample_rate_output} Hz.",
+        (f"- Input 16 kHz mono, {codec.token_rate:g} tokens/s, one binary codebook of "
+         f"{codec.codebook_size} entries ({codec.bits_per_token} bits/token, "
+         f"{codec.bitrate_kbps:g} kbps), output {codec.sample_rate_output} Hz."
+         if codec.num_groups == 1 else
+         f"- Input 16 kHz mono, {codec.token_rate:g} frames/s of {codec.num_groups} nested "
+         f"{codec.bits_per_group}-bit tokens (binary codebooks of {codec.codebook_size} "
+         f"entries, one per group); bitrate rungs of "
+         + ", ".join(f"{g} group{'s' if g > 1 else ''} = {g * codec.bits_per_group} bits/frame "
+                     f"= {codec.rung_bitrate_kbps(g):g} kbps" for g in codec.rung_groups)
+         + f"; output {codec.sample_rate_output} Hz."),
         f"- Causal everywhere; chunk {codec.chunk_size} samples = algorithmic latency "
         f"{codec.latency_ms:g} ms.",
         f"- Encoder: {_front_end(enc)} + {enc['num_layers']} chunked-attention transformer "
         f"layers (dim {enc['dim']}, window {enc['window_size']} frames).",
         "- Compressor: FocalEncoder (focal modulation) -> L2-normalised latents; quantiser: "
-        "binary spherical quantiser (BSQ).",
+        "binary spherical quantiser (BSQ)"
+        + (f", {codec.num_groups} groups of {codec.bits_per_group} dims, each normalised and "
+           "quantised on its own; a decoder sent fewer groups gets zero codes for the rest"
+           if codec.num_groups > 1 else "") + ".",
         "- Decompressor: FocalDecoder with chunk refiner; decoder: "
         f"{cfg['model']['decoder_name']} ({dec['num_layers']} ConvNeXt layers, dim {dec['dim']}, "
         f"hop {dec['hop_length']}){_decoder_heads(dec)}.",

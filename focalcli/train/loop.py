@@ -429,8 +429,11 @@ class Trainer:
         parts = [(lats[..., i * d:(i + 1) * d], codes[..., i * d:(i + 1) * d])
                  for i in range(g_all)]
         commit = torch.stack([commitment_loss(lg, cg) for lg, cg in parts]).mean()
-        balance = torch.stack([bit_balance_loss(lg, w.balance_temperature)
-                               for lg, _ in parts]).mean()
+        if g_all > 1 and w.cross_group_balance:  # every pair of bits, across groups too
+            balance = bit_balance_loss(lats, w.balance_temperature, group_dim=d)
+        else:
+            balance = torch.stack([bit_balance_loss(lg, w.balance_temperature)
+                                   for lg, _ in parts]).mean()
         loss = w.mel * spec["mel"] + w.sc * spec["sc"] + w.mag * spec["mag"]
         loss = loss + w.commit * commit + w.balance * balance
         if w.group_entropy > 0:

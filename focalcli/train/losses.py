@@ -101,15 +101,20 @@ def commitment_loss(lats: Tensor, codes: Tensor) -> Tensor:
     return (lats - codes.detach()).pow(2).sum(-1).mean()
 
 
-def bit_balance_loss(lats: Tensor, temperature: float = 0.1) -> Tensor:
+def bit_balance_loss(lats: Tensor, temperature: float = 0.1,
+                     group_dim: int | None = None) -> Tensor:
     """Push each bit to be +1 half the time and bits to be uncorrelated.
 
     Soft bits ``p = sigmoid(lat * sqrt(D) / temperature)`` in (0, 1), (B, T, D). The loss is the
     mean squared deviation of the batch mean of each bit from 0.5 plus the mean squared
     off-diagonal correlation of the soft signs (encourages using all 2**D codes).
+    ``group_dim``: for grouped latents (each group of ``group_dim`` dims unit-norm on its own),
+    scale by ``sqrt(group_dim)`` instead, so that every pair of bits, across groups too, is
+    decorrelated (a further group should not repeat what an earlier one says).
     """
     d = lats.shape[-1]
-    s = torch.tanh(lats * math.sqrt(d) / temperature).reshape(-1, d)  # soft signs in (-1, 1)
+    scale = math.sqrt(group_dim or d)
+    s = torch.tanh(lats * scale / temperature).reshape(-1, d)  # soft signs in (-1, 1)
     balance = s.mean(0).pow(2).mean()
     corr = (s.T @ s) / s.shape[0]
     off = corr - torch.diag(torch.diagonal(corr))

@@ -137,3 +137,19 @@ def test_with_everything_old_held_rung_one_stays_the_warm_start(tmp_path: Path,
         cfg.model = tiny_grouped_config(1)
         cfg.init_from = None
         Trainer(cfg, tmp_path / "run3", sampler=tr.sampler, log=lambda _msg: None)
+
+
+def test_cross_group_balance_penalises_a_group_that_repeats_another() -> None:
+    from focalcli.model.bsq import BinarySphericalQuantizer
+    from focalcli.train.losses import bit_balance_loss
+
+    q = BinarySphericalQuantizer(256, num_groups=2)
+    torch.manual_seed(0)
+    first = torch.randn(4, 50, 8)
+    repeated = q.normalize(torch.cat([first, first], dim=-1))
+    fresh = q.normalize(torch.cat([first, torch.randn(4, 50, 8)], dim=-1))
+    assert (bit_balance_loss(repeated, 1.0, group_dim=8)
+            > 5 * bit_balance_loss(fresh, 1.0, group_dim=8))
+    # one group: the same as the plain term
+    one = q.normalize(torch.cat([first, first], dim=-1))[..., :8]
+    assert torch.equal(bit_balance_loss(one, 1.0, group_dim=8), bit_balance_loss(one, 1.0))
