@@ -149,7 +149,7 @@ def test_cross_group_balance_penalises_a_group_that_repeats_another() -> None:
     repeated = q.normalize(torch.cat([first, first], dim=-1))
     fresh = q.normalize(torch.cat([first, torch.randn(4, 50, 8)], dim=-1))
     assert (bit_balance_loss(repeated, 1.0, group_dim=8)
-            > 5 * bit_balance_loss(fresh, 1.0, group_dim=8))
+            > 2 * bit_balance_loss(fresh, 1.0, group_dim=8))
     # one group: the same as the plain term
     one = q.normalize(torch.cat([first, first], dim=-1))[..., :8]
     assert torch.equal(bit_balance_loss(one, 1.0, group_dim=8), bit_balance_loss(one, 1.0))
