@@ -190,6 +190,10 @@ class FcsReader:
         self._rung = 0  # compact: rung of the last intact packet (0: none yet)
         self._rungs = range(1, self.header.groups + 1)
         self._seqs_by_check = self._check_table() if self._compact else {}
+        # compact: the raw bytes of the last packets read, and their (seq, rung): an exact
+        # copy of one is a duplicate
+        self._recent: deque[bytes] = deque(maxlen=PAST_WINDOW)
+        self._recent_ids: dict[bytes, tuple[int, int]] = {}
 
     @property
     def stated_num_samples(self) -> int | None:
@@ -364,34 +368,59 @@ class FcsReader:
         crc = binascii.crc_hqx(buf[at : at + size], 0) & 0xFF
         return self._seqs_by_check.get((groups, crc ^ buf[at + size]), [])
 
-    def _chain(self, at: int, seq: int, groups: int, count: int, same_rung: bool) -> bool:
+    def _chain(self, at: int, seq: int, groups: int, count: int, same_rung: bool,
+               before: bytes = b"") -> bool:
         """True when `count` packets in a row check from ``buf[at]`` on, the first with
         (`seq`, `groups`), each next one numbered one more (with the same rung if
-        `same_rung`); an intact end marker or the final end of input also ends a chain."""
+        `same_rung`); an intact end marker or the final end of input also ends a chain.
+        Exact copies of the packet before (`before`: its bytes), duplicates, may sit in it
+        without counting."""
         seqs = self._compact_seqs(at, groups)
         if seqs is None or seq not in seqs:
             return False
         if count == 1:
             return True
-        nxt = at + payload_bytes(self.header, groups) + COMPACT_CHECK_BYTES
-        if not self._inp.fill(nxt + 1):
-            return True  # the stream ends right after it
-        if bytes(self._inp.buf[nxt : nxt + 2]) == END_SYNC and self._end_at(nxt) is not None:
-            return True
+        size = payload_bytes(self.header, groups) + COMPACT_CHECK_BYTES
+        this = bytes(self._inp.buf[at : at + size])
+        nxt = at + size
+        while True:
+            if not self._inp.fill(nxt + 1):
+                return True  # the stream ends right after it
+            if self._end_follows(nxt, (seq + 1) % SEQ_MODULUS):
+                return True
+            if not self._copy_at(nxt, (this, before)):
+                break
+            nxt += len(this) if self._inp.buf[nxt : nxt + len(this)] == this else len(before)
         rungs = (groups,) if same_rung else self._rungs
-        return any(self._chain(nxt, (seq + 1) % SEQ_MODULUS, g, count - 1, same_rung)
+        return any(self._chain(nxt, (seq + 1) % SEQ_MODULUS, g, count - 1, same_rung, this)
                    for g in rungs)
+
+    def _end_follows(self, at: int, seq: int) -> bool:
+        """True when an end marker with a matching CRC and sequence number `seq` (the data
+        packets before it) starts at ``buf[at]``."""
+        if bytes(self._inp.buf[at : at + 2]) != END_SYNC:
+            return False
+        found = self._end_at(at)
+        return found is not None and found[0] == seq
+
+    def _copy_at(self, at: int, packets: tuple[bytes, ...] | deque[bytes]) -> bytes | None:
+        """The first of `packets` (raw bytes) that ``buf[at:]`` repeats exactly, or None."""
+        for raw in packets:
+            if raw and self._inp.fill(at + len(raw)) and self._inp.buf[at : at + len(raw)] == raw:
+                return raw
+        return None
 
     def _parse_compact(self) -> _Parsed | None:
         """The compact packet at the start of the buffer, or None (see 2.7 of the spec).
 
         At a packet boundary (right after the header or an intact packet, nothing skipped
         since): the expected sequence number at the last packet's rung is believed at once;
-        at another rung when the next packet checks too. Otherwise a packet is believed only
-        at the start of a chain of :data:`COMPACT_CHAIN` packets of one rung, or of one more
-        packet of any rungs; its sequence number may be up to :data:`PAST_WINDOW` behind (a
-        duplicate) or :data:`COMPACT_FORWARD_WINDOW` ahead, plus any number when the skipped
-        bytes could hold more packets.
+        at another rung when the next packet checks too. An exact copy of one of the last
+        :data:`PAST_WINDOW` packets is a duplicate. Otherwise a packet is believed only at
+        the start of a chain of :data:`COMPACT_CHAIN` packets of one rung, or of one more
+        packet of any rungs; its sequence number may be up to :data:`COMPACT_FORWARD_WINDOW`
+        ahead of the expected one, plus any number when the skipped bytes could hold more
+        packets.
         """
         expected = self._next_seq
         if self._skipped == 0:
@@ -402,6 +431,10 @@ class FcsReader:
             for g in self._rungs:
                 if g != self._rung and self._chain(0, expected, g, 2, same_rung=False):
                     return self._compact_parsed(expected, g)
+        copy = self._copy_at(0, self._recent)
+        if copy is not None:
+            seq, groups = self._recent_ids[copy]
+            return self._compact_parsed(seq, groups)
         wide = self._skipped >= COMPACT_FORWARD_WINDOW * self.data_packet_bytes
         for g in sorted(self._rungs, key=lambda r: r != self._rung):
             seqs = self._compact_seqs(0, g)
@@ -409,8 +442,9 @@ class FcsReader:
                 continue
             ranked = sorted(seqs, key=lambda s: self._seq_rank(s, expected, wide))
             for seq in ranked:
-                if self._seq_rank(seq, expected, wide) < SEQ_MODULUS and (
-                        self._chain(0, seq, g, COMPACT_CHAIN, same_rung=True)
+                if self._seq_rank(seq, expected, wide) >= SEQ_MODULUS:
+                    break
+                if (self._chain(0, seq, g, COMPACT_CHAIN, same_rung=True)
                         or self._chain(0, seq, g, COMPACT_CHAIN + 1, same_rung=False)):
                     return self._compact_parsed(seq, g)
         return None
@@ -418,18 +452,22 @@ class FcsReader:
     @staticmethod
     def _seq_rank(seq: int, expected: int, wide: bool) -> int:
         """Order in which a scanned packet's sequence numbers are tried: the expected one,
-        small jumps ahead, then the past; SEQ_MODULUS (never) outside the windows."""
+        small jumps ahead, then (after many skipped bytes) any; SEQ_MODULUS (never) else."""
         ahead = (seq - expected) % SEQ_MODULUS
         behind = (expected - 1 - seq) % SEQ_MODULUS
         if ahead < COMPACT_FORWARD_WINDOW:
             return ahead
-        if behind < PAST_WINDOW:
-            return COMPACT_FORWARD_WINDOW + behind
-        return COMPACT_FORWARD_WINDOW + PAST_WINDOW + ahead if wide else SEQ_MODULUS
+        return COMPACT_FORWARD_WINDOW + behind if wide else SEQ_MODULUS
 
     def _compact_parsed(self, seq: int, groups: int) -> _Parsed:
         size = payload_bytes(self.header, groups)
         payload = bytes(self._inp.buf[:size])
+        raw = bytes(self._inp.buf[: size + COMPACT_CHECK_BYTES])
+        if raw not in self._recent_ids:
+            if len(self._recent) == self._recent.maxlen:
+                del self._recent_ids[self._recent[0]]
+            self._recent.append(raw)
+            self._recent_ids[raw] = (seq, groups)
         return _Parsed(seq=seq, toks=self._unpack(payload, self.header.packet_tokens, groups),
                        size=size + COMPACT_CHECK_BYTES, groups=groups)
 
