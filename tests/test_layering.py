@@ -36,11 +36,7 @@ ALLOWED: dict[str, set[str]] = {
 }
 #: imports that break the graph today, each with the reason it is still there. The test fails
 #: when one of them disappears too, so this list can only shrink.
-KNOWN: dict[tuple[str, str], str] = {
-    # the Ray pool is being fixed by someone else (the Ray hang); it still imports the CLI's
-    # names for Job and the errors (both re-exported there from pipeline.jobs and errors)
-    ("corpus/ray_pool.py", "cli"): "owned by the Ray fix",
-}
+KNOWN: dict[tuple[str, str], str] = {}
 
 
 def layer_of(module_path: Path) -> str:

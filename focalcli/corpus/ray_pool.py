@@ -21,10 +21,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from focalcli.cli.batch import Job
-from focalcli.cli.errors import ExitCode, FocalError
 from focalcli.corpus.manifest import STATUS_ERROR, ManifestRow
 from focalcli.corpus.work import EncodeSpec, FileEncoder, FileResult
+from focalcli.errors import ExitCode, FocalError
+from focalcli.pipeline.jobs import Job
 
 #: files queued on each actor at once (one running, one waiting: no idle gap between files)
 IN_FLIGHT = 2
