@@ -32,6 +32,8 @@ class FcsSummary:
         streams: how many streams were chained (1 for a plain file).
         duration_s: seconds of audio: from the justified sample counts where known, else from
             the token counts.
+        rung_frames: {g: frames per channel read in packets carrying g tokens per frame}
+            (version 3 ladders have several; every other stream {1: frames read}).
     """
 
     header: FcsHeader
@@ -45,6 +47,12 @@ class FcsSummary:
     stated_num_samples: int | None = None
     streams: int = 1
     duration_s: float = 0.0
+    rung_frames: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def rungs(self) -> list[int]:
+        """Tokens per frame of the packets read, lowest first ([1] before version 3)."""
+        return [g for g, frames in self.rung_frames if frames] or [1]
 
     @property
     def intact(self) -> bool:
@@ -63,9 +71,13 @@ class FcsSummary:
 
     @property
     def payload_bytes(self) -> float:
-        """Size of the tokens alone at exactly ``bits_per_token`` bits each, in bytes."""
+        """Size of the tokens alone at exactly ``bits_per_token`` bits each, in bytes: every
+        frame at the rung its packet carried (lost frames at the lowest rung read)."""
         h = self.header
-        return self.tokens * h.channels * h.bits_per_token / 8
+        read = sum(frames for _, frames in self.rung_frames)
+        sent = sum(g * frames for g, frames in self.rung_frames)
+        sent += (self.tokens - read) * self.rungs[0]
+        return sent * h.channels * h.bits_per_token / 8
 
     @property
     def overhead_bytes(self) -> float:
@@ -107,12 +119,14 @@ def summarize(stream: BinaryIO, follow: float = 0.0) -> FcsSummary:
     duration = 0.0
     justified: int | None = 0
     stated: int | None = 0
+    rung_frames: dict[int, int] = {}
     while True:
         streams += 1
         link_tokens = 0
         for item in reader.packets():
             if isinstance(item, Packet):
                 link_tokens = item.token_start + item.toks.shape[1]
+                rung_frames[item.groups] = rung_frames.get(item.groups, 0) + item.toks.shape[1]
             else:
                 damages.append(replace(item, token_start=item.token_start + offset))
                 link_tokens = item.token_start + item.token_count
@@ -145,6 +159,7 @@ def summarize(stream: BinaryIO, follow: float = 0.0) -> FcsSummary:
         stated_num_samples=stated,
         streams=streams,
         duration_s=duration,
+        rung_frames=tuple(sorted(rung_frames.items())),
     )
 
 

@@ -356,3 +356,14 @@ def test_compact_links_that_repeat_and_drop_packets() -> None:
     assert events > 600
     assert wrong <= 4 * events / 256 + 2, (wrong, events)
     assert extra <= 0.02 * 200 * 40, extra
+
+
+def test_summary_gives_the_rungs_and_the_payload_they_carried() -> None:
+    from focalcli.container import summarize
+
+    data, _ = live([1] * 10 + [4] * 5 + [2] * 5)
+    summary = summarize(io.BytesIO(data))
+    assert summary.rungs == [1, 2, 4]
+    assert dict(summary.rung_frames) == {1: 40, 2: 20, 4: 20}
+    assert summary.payload_bytes == (40 * 1 + 20 * 2 + 20 * 4) * 12 / 8
+    assert 0 < summary.overhead_percent < 25 + 100 * summary.header_bytes / summary.payload_bytes
