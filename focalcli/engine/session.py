@@ -28,8 +28,18 @@ CONCEAL_HOLD = 2
 CONCEAL_FADE = 10
 
 
-def _as_batch(x: np.ndarray, batch_size: int, what: str) -> np.ndarray:
+def _as_batch(x: np.ndarray, batch_size: int, what: str, groups: int = 0) -> np.ndarray:
+    """(n,) or (B, n) -> (B, n); with `groups` > 0 (tokens of a ladder model) (B, n, g) with
+    1 <= g <= groups -> (B, n, groups), the missing groups as lost (-1): not sent."""
     x = np.asarray(x)
+    if groups:
+        if x.ndim != 3 or x.shape[0] != batch_size or not 1 <= x.shape[2] <= groups:
+            raise ValueError(f"{what} must have shape ({batch_size}, n, g) with 1 <= g <= "
+                             f"{groups}, got {x.shape}")
+        if x.shape[2] < groups:
+            pad = np.full((*x.shape[:2], groups - x.shape[2]), -1, dtype=np.int64)
+            x = np.concatenate([x.astype(np.int64, copy=False), pad], axis=2)
+        return x
     if x.ndim == 1:
         x = x[None]
     if x.ndim != 2 or x.shape[0] != batch_size:
@@ -57,7 +67,8 @@ class _Session:
 
 
 class EncoderSession(_Session):
-    """Samples (B, n) float at ``codec.sample_rate_input`` -> tokens (B, k) int64.
+    """Samples (B, n) float at ``codec.sample_rate_input`` -> tokens (B, k) int64; a ladder
+    model gives every group, (B, k, G).
 
     State: the partial chunk not yet coded (B, < chunk_size) and the model's ``EncodeState``.
     """
@@ -90,7 +101,9 @@ class EncoderSession(_Session):
     @torch.inference_mode()
     def _code(self, sig: np.ndarray) -> np.ndarray:
         step = self.codec.chunk_size * MAX_CHUNKS_PER_CALL
-        out = [np.zeros((self.batch_size, 0), dtype=np.int64)]
+        groups = self.codec.num_groups
+        empty = (self.batch_size, 0, groups) if groups > 1 else (self.batch_size, 0)
+        out = [np.zeros(empty, dtype=np.int64)]
         for start in range(0, sig.shape[1], step):
             piece = torch.from_numpy(np.ascontiguousarray(sig[:, start : start + step]))
             toks, self.state = self.codec.sig_to_toks(piece, self.state)
@@ -107,14 +120,19 @@ class DecoderSession(_Session):
 
     A token < 0 marks a lost token: it is concealed (the last good token's code is repeated,
     then faded out, see ``CONCEAL_HOLD``/``CONCEAL_FADE``), keeping the output length right.
+    A ladder model (``codec.num_groups`` G > 1) takes (B, k, g) tokens, g <= G, and g may
+    change between calls: a frame is lost when its first group is; a later group < 0 was
+    not sent (its codes are zero: the lower rung).
     State: tokens waiting to complete a group, the model's ``DecodeState``, and concealment
     counters (last good codes, lost-run length, last gain).
     """
 
     def reset(self) -> None:
         self.state: DecodeState | None = None
-        self.pending = np.zeros((self.batch_size, 0), dtype=np.int64)
-        dim = self.codec.bits_per_token
+        self.groups = self.codec.num_groups if self.codec.num_groups > 1 else 0
+        shape = (self.batch_size, 0, self.groups) if self.groups else (self.batch_size, 0)
+        self.pending = np.zeros(shape, dtype=np.int64)
+        dim = self.codec.bits_per_token * self.codec.num_groups
         self.last_codes = torch.zeros(self.batch_size, 1, dim)
         self.lost_run = np.zeros(self.batch_size, dtype=np.int64)
         self.seen_good = np.zeros(self.batch_size, dtype=bool)
@@ -123,7 +141,7 @@ class DecoderSession(_Session):
 
     def push(self, toks: np.ndarray) -> np.ndarray:
         """Add tokens; return the samples of every complete group (maybe none)."""
-        toks = _as_batch(toks, self.batch_size, "toks").astype(np.int64, copy=False)
+        toks = _as_batch(toks, self.batch_size, "toks", self.groups).astype(np.int64, copy=False)
         if toks.size and int(toks.max()) >= self.codec.codebook_size:
             raise ValueError(f"token {int(toks.max())} out of range for a codebook of "
                              f"{self.codec.codebook_size}")
@@ -155,8 +173,13 @@ class DecoderSession(_Session):
 
     def _codes_and_gains(self, toks: np.ndarray) -> tuple[torch.Tensor, np.ndarray | None]:
         """Codes for the tokens, with lost ones concealed, and a per-sample gain (or None)."""
+        codes = self.codec.toks_to_codes(torch.from_numpy(np.where(toks < 0, 0, toks)))
+        if self.groups:  # groups not sent: zero codes; a frame is lost with its first group
+            unsent = torch.from_numpy(toks < 0).repeat_interleave(self.codec.bits_per_token,
+                                                                  dim=2)
+            codes = codes.masked_fill(unsent, 0.0)
+            toks = toks[:, :, 0]
         lost = toks < 0
-        codes = self.codec.toks_to_codes(torch.from_numpy(np.where(lost, 0, toks)))
         if not lost.any() and not (self.last_gain < 1).any():
             if toks.shape[1]:
                 self.last_codes = codes[:, -1:].clone()
