@@ -61,6 +61,30 @@ def test_linear_and_conv_replacements_stay_close() -> None:
 
 
 @torch.inference_mode()
+def test_prepacked_bf16_weights_give_the_plain_products_bitwise() -> None:
+    """The oneDNN-prepacked weights are a layout, not an approximation; the state dict and
+    ``weight`` still give the plain bfloat16 matrix."""
+    torch.manual_seed(2)
+    lin = nn.Linear(256, 512)
+    layer = prec.Bf16Linear(lin.weight, lin.bias)
+    if not prec._can_prepack():
+        pytest.skip("no oneDNN")
+    assert layer._packed is not None
+    plain = lin.weight.detach().bfloat16()
+    assert torch.equal(layer.weight, plain)
+    assert torch.equal(layer.state_dict()["weight"], plain)
+    for rows in (1, 4, 37):
+        x = torch.randn(rows, 256)
+        expected = nn.functional.linear(x.bfloat16(), plain).float() + lin.bias
+        assert torch.equal(layer(x), expected)
+    conv = nn.Conv1d(64, 96, 3, 2)
+    packed, unpacked = prec.Bf16Conv(conv), prec.Bf16Conv(conv)
+    unpacked._packed = None
+    z = torch.randn(1, 64, 41)
+    assert packed._packed is not None and torch.equal(packed(z), unpacked(z))
+
+
+@torch.inference_mode()
 @pytest.mark.parametrize(("stride", "dilation", "padding", "length"),
                          [(1, 1, 0, 10), (2, 1, 1, 9), (1, 2, 2, 12), (1, 1, 0, 300)])
 def test_int8_convolution_tracks_float32(stride: int, dilation: int, padding: int, length: int
@@ -92,13 +116,16 @@ def test_reduced_precision_tracks_fp32(tiny: Path, precision: str, small_thresho
     assert ("Int8Linear" in kinds) == (precision != "bf16")
     assert ("Int8Conv" in kinds) == (precision != "bf16")
     assert "Bf16Conv" in kinds
-    if precision == "mixed":  # bfloat16 only in the encoder's feed-forward layers and front end
+    if precision == "mixed":  # bfloat16 where tokens are made, int8 where audio is made
         for name, m in reduced.named_modules():
-            if type(m) in (prec.Bf16Linear, prec.Int8Linear):
-                in_ffn = name.startswith("encoder.encoder.layers.") and ".feed_forward." in name
-                assert isinstance(m, prec.Bf16Linear) == in_ffn, name
+            grouped_or_transposed = isinstance(m, prec.Bf16Conv) and (m.transposed
+                                                                       or m.groups > 1)
+            if (type(m) in (prec.Bf16Linear, prec.Int8Linear, prec.Bf16Conv, prec.Int8Conv)
+                    and not grouped_or_transposed):  # those are bf16 in int8 too
+                token_side = name.split(".")[0] in ("encoder", "compressor")
+                assert isinstance(m, (prec.Bf16Linear, prec.Bf16Conv)) == token_side, name
         assert isinstance(reduced.decoder.backbone.embedding, prec.Int8Conv)
-        assert not isinstance(reduced.encoder.feature_extractor.layers[1].conv, prec.Int8Conv)
+        assert isinstance(reduced.encoder.feature_extractor.layers[1].conv, prec.Bf16Conv)
     assert not [n for n, m in reduced.named_modules() if type(m) is nn.Linear
                 and m.weight.numel() >= 256 and n not in prec.KEEP_FP32]
     # depthwise convolutions stay float32 (faster there), kernel-1 ones become linear layers
