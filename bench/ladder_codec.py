@@ -9,6 +9,11 @@ A folder, every rung in one process (then score with ``eval_codec.py --dec-dir -
 
     python bench/ladder_codec.py MODEL --ref-dir DEV --out-dir OUT --groups 1,2,4
 
+Streaming real-time factors per rung (CPU seconds per audio second, 80 ms chunks through the
+model's explicit states, one thread; the first 20 s of IN, repeated if shorter)::
+
+    python bench/ladder_codec.py MODEL IN.wav --rtf --groups 1,2,4
+
 MODEL: a bundled name, a model folder, or a training checkpoint (.pt / run folder). G: how many
 leading groups are sent (1 = 12 bits per frame = 0.6 kbit/s at 50 tokens/s; 2 = 1.2; 4 = 2.4); a
 single-group model takes only G = 1. Input: 16 kHz mono (anything else is an error). Coding is
@@ -104,6 +109,33 @@ def code_file(codec: Any, src: Path, dst: Path, groups: int, bits_path: Path | N
     return cpu
 
 
+def streaming_rtf(codec: Any, sig: np.ndarray, groups: int) -> tuple[float, float]:
+    """(encoder, decoder) CPU seconds per audio second, chunk by chunk with explicit states."""
+    import torch
+
+    n = codec.chunk_size
+    sig = np.resize(sig, 20 * codec.sample_rate_input)  # 20 s, repeated if shorter
+    sig = np.pad(sig, (0, -len(sig) % n))
+    x = torch.from_numpy(sig)[None]
+    with torch.inference_mode():
+        t = time.process_time()
+        state, pieces = None, []
+        for start in range(0, x.shape[1], n):
+            toks, state = codec.sig_to_toks(x[:, start : start + n], state)
+            pieces.append(toks)
+        enc = time.process_time() - t
+        toks = torch.cat(pieces, dim=1)
+        sent = toks[..., :groups] if codec.num_groups > 1 else toks
+        k = codec.chunk_tokens
+        t = time.process_time()
+        dstate = None
+        for start in range(0, sent.shape[1], k):
+            _, dstate = codec.toks_to_sig(sent[:, start : start + k], dstate)
+        dec = time.process_time() - t
+    seconds = len(sig) / codec.sample_rate_input
+    return enc / seconds, dec / seconds
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("model")
@@ -113,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bits", default=None, help="write the sent tokens here (one-file mode)")
     p.add_argument("--ref-dir", default=None, help="folder mode: code every audio file here")
     p.add_argument("--out-dir", default=None, help="folder mode: output folder")
+    p.add_argument("--rtf", action="store_true", help="streaming real-time factors of IN")
     p.add_argument("--threads", type=int, default=1)
     a = p.parse_args(argv)
     import torch
@@ -141,6 +174,14 @@ def main(argv: list[str] | None = None) -> int:
                                     base / "bits" / (f.stem + ".bin")) for f in files)
                 print(f"g{g}: {len(files)} files, {cpu:.1f} CPU s, "
                       f"{codec.rung_bitrate_kbps(g):g} kbit/s payload")
+            return 0
+        if a.rtf and a.inp:
+            import soundfile as sf
+
+            sig, _ = sf.read(a.inp, dtype="float32")
+            for g in rungs:
+                enc, dec = streaming_rtf(codec, sig, g)
+                print(f"g{g}: encoder RTF {enc:.3f}, decoder RTF {dec:.3f}")
             return 0
         if not (a.inp and a.out) or len(rungs) != 1:
             print("error: one-file mode needs IN OUT and one --groups value", file=sys.stderr)
