@@ -46,6 +46,9 @@ FRAMING_SYNC = 0
 FRAMING_COMPACT = 1
 FRAMINGS = {"sync": FRAMING_SYNC, "compact": FRAMING_COMPACT}
 MAX_GROUPS = 16
+#: Compact framing is for small live packets: the top rung's payload is at most this many
+#: bytes (a reader without a sync word tries every offset of damaged input).
+MAX_COMPACT_PAYLOAD_BYTES = 1024
 DATA_SYNC = b"\xfc\xa5"
 END_SYNC = b"\xfc\xe5"
 SEQ_MODULUS = 256
@@ -213,6 +216,12 @@ class FcsHeader:
         _check_int("groups", self.groups, 1, MAX_GROUPS)
         if self.framing not in FRAMINGS:
             raise FcsValueError(f"framing must be one of {sorted(FRAMINGS)}, got {self.framing!r}")
+        if self.framing == "compact" and payload_bytes(self, self.groups) > (
+                MAX_COMPACT_PAYLOAD_BYTES):
+            raise FcsValueError(f"compact framing takes packets of at most "
+                                f"{MAX_COMPACT_PAYLOAD_BYTES} bytes of tokens, not "
+                                f"{payload_bytes(self, self.groups)}: use fewer tokens per "
+                                "packet or sync framing")
         if self.version >= 3 and self.token_space is None:
             raise FcsValueError("a ladder model (groups > 1) or compact framing needs a token "
                                 "space (format version 3)")

@@ -190,6 +190,8 @@ class FcsReader:
         self._rung = 0  # compact: rung of the last intact packet (0: none yet)
         self._rungs = range(1, self.header.groups + 1)
         self._seqs_by_check = self._check_table() if self._compact else {}
+        self._payload_sizes = {g: payload_bytes(self.header, g) for g in self._rungs}
+        self._seqs_memo: dict[tuple[int, int], list[int]] = {}
         # compact: the raw bytes of the last packets read, and their (seq, rung): an exact
         # copy of one is a duplicate
         self._recent: deque[bytes] = deque(maxlen=PAST_WINDOW)
@@ -354,19 +356,33 @@ class FcsReader:
         table: dict[tuple[int, int], list[int]] = {}
         for g in self._rungs:
             zeros = bytes(payload_bytes(self.header, g))
+            # crc_hqx(zeros, init) is linear in init: 16 runs over the zeros, not 256
+            basis = [binascii.crc_hqx(zeros, 1 << bit) for bit in range(16)]
             for seq in range(SEQ_MODULUS):
-                table.setdefault((g, compact_check(seq, g, zeros)), []).append(seq)
+                init = binascii.crc_hqx(bytes((seq, g)), 0xFFFF)
+                crc = 0
+                for bit in range(16):
+                    if init >> bit & 1:
+                        crc ^= basis[bit]
+                table.setdefault((g, crc & 0xFF), []).append(seq)
         return table
 
     def _compact_seqs(self, at: int, groups: int) -> list[int] | None:
         """Sequence numbers for which a rung-`groups` compact packet at ``buf[at]`` checks;
         None when the input ends first."""
-        size = payload_bytes(self.header, groups)
+        key = (self._inp.offset + at, groups)
+        if key in self._seqs_memo:  # chains tried from nearby offsets ask again
+            return self._seqs_memo[key]
+        size = self._payload_sizes[groups]
         if not self._inp.fill(at + size + COMPACT_CHECK_BYTES):
             return None
         buf = self._inp.buf
         crc = binascii.crc_hqx(buf[at : at + size], 0) & 0xFF
-        return self._seqs_by_check.get((groups, crc ^ buf[at + size]), [])
+        seqs = self._seqs_by_check.get((groups, crc ^ buf[at + size]), [])
+        if len(self._seqs_memo) > 4096:
+            self._seqs_memo.clear()
+        self._seqs_memo[key] = seqs
+        return seqs
 
     def _chain(self, at: int, seq: int, groups: int, count: int, same_rung: bool,
                before: bytes = b"") -> bool:

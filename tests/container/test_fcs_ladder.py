@@ -367,3 +367,9 @@ def test_summary_gives_the_rungs_and_the_payload_they_carried() -> None:
     assert dict(summary.rung_frames) == {1: 40, 2: 20, 4: 20}
     assert summary.payload_bytes == (40 * 1 + 20 * 2 + 20 * 4) * 12 / 8
     assert 0 < summary.overhead_percent < 25 + 100 * summary.header_bytes / summary.payload_bytes
+
+
+def test_compact_framing_is_for_small_packets() -> None:
+    with pytest.raises(FcsValueError, match="compact framing takes packets of at most 1024"):
+        ladder_header("compact", packet_tokens=200)  # 4 x 200 x 12 bits = 1200 bytes
+    assert ladder_header("sync", packet_tokens=200).framing == "sync"  # type: ignore[attr-defined]
