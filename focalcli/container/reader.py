@@ -32,7 +32,6 @@ from .fcs import (
     PACKET_PREFIX_BYTES,
     SEQ_MODULUS,
     FcsHeader,
-    compact_check,
     crc16,
     data_packet_bytes,
     decode_optional_count,
