@@ -22,7 +22,7 @@ import soundfile as sf
 from cli_testutil import Run, error_lines
 
 import focalcli.audio.sinks as sinks
-import focalcli.cli.outputs as outputs
+import focalcli.pipeline.outputs as outputs
 from focalcli.cli import run as focal_run
 
 ENOSPC_TEXT = "No space left on device"
