@@ -141,8 +141,11 @@ def worker(model: str, precision: str, seconds: float, out_dir: Path, toks_in: P
     }
 
 
-def live(model: str, seconds: float) -> None:
-    """`focal stream --realtime | focal play` over `seconds` of speech; print both reports."""
+def live(model: str, seconds: float, buffer_ms: float | None = None) -> None:
+    """`focal stream --realtime | focal play` over `seconds` of speech; print both reports.
+
+    `buffer_ms`: the player's jitter buffer (its --buffer-ms), or None for its default.
+    """
     import soundfile as sf
 
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", FOCAL_THREADS="1")
@@ -154,7 +157,8 @@ def live(model: str, seconds: float) -> None:
         stream = subprocess.Popen([*focal, "stream", "-v", "-i", str(wav), "--realtime",
                                    "-m", model], stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, env=env)
-        play = subprocess.run([*focal, "play", "-v", "-", "-m", model, "-o",
+        buffer = [] if buffer_ms is None else ["--buffer-ms", f"{buffer_ms:g}"]
+        play = subprocess.run([*focal, "play", "-v", "-", "-m", model, *buffer, "-o",
                                str(Path(tmp) / "out.wav")], stdin=stream.stdout,
                               capture_output=True, text=True, env=env, check=False)
         assert stream.stdout is not None and stream.stderr is not None
@@ -162,7 +166,8 @@ def live(model: str, seconds: float) -> None:
         stream_err = stream.stderr.read().decode()
         stream.wait()
         after = os.getloadavg()
-    print(f"\nlive: focal stream --realtime -m MODEL | focal play -m MODEL ({seconds:g} s of "
+    print(f"\nlive: focal stream --realtime -m MODEL | focal play -m MODEL {' '.join(buffer)} "
+          f"({seconds:g} s of "
           f"speech, streaming default precision, one thread each); load average "
           f"{' '.join(f'{x:.2f}' for x in before)} -> {' '.join(f'{x:.2f}' for x in after)}")
     for line in (stream_err + play.stderr).splitlines():
@@ -184,6 +189,8 @@ def main() -> None:
     ap.add_argument("--precisions", default="fp32,bf16,mixed,int8")
     ap.add_argument("--live", action="store_true",
                     help="also time `focal stream --realtime | focal play` with the model")
+    ap.add_argument("--buffer-ms", type=float,
+                    help="the player's jitter buffer in the --live run (default: its own)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--out-dir", help=argparse.SUPPRESS)
     ap.add_argument("--toks-in", help=argparse.SUPPRESS)
@@ -242,7 +249,7 @@ def main() -> None:
           "token agreement with fp32; SNR: decoded audio against fp32's; dec SNR: fp32's "
           "tokens decoded at this precision against fp32's audio")
     if args.live:
-        live(model, args.seconds)
+        live(model, args.seconds, args.buffer_ms)
 
 
 if __name__ == "__main__":
