@@ -101,6 +101,18 @@ class Bf16Linear(nn.Module):
     def stored_bytes(self) -> int:
         return self.out_features * self.in_features * 2
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Copy and pickle the plain weight (an opaque prepacked tensor has no storage)."""
+        state = super().__getstate__()
+        state = {**state, "_plain": self.weight, "_packed": None}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        if _can_prepack() and self._plain is not None:
+            self._packed = torch.ops.mkldnn._reorder_linear_weight(self._plain, PREPACK_ROWS)
+            self._plain = None
+
     def _save_to_state_dict(self, destination: dict[str, Any], prefix: str,
                             keep_vars: bool) -> None:
         destination[prefix + "weight"] = self.weight
@@ -182,6 +194,17 @@ class Bf16Conv(nn.Module):
     def stored_bytes(self) -> int:
         """Bytes of the prepacked copy (the plain weight is a buffer)."""
         return 0 if self._packed is None else self.weight.numel() * 2
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Copies and pickles leave the prepacked copy out (it is rebuilt from ``weight``)."""
+        return {**super().__getstate__(), "_packed": None, "_repack": self._packed is not None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        repack = state.pop("_repack", False)
+        super().__setstate__(state)
+        if repack and _can_prepack():
+            rows = self.weight.reshape(self.weight.shape[0], -1)
+            self._packed = torch.ops.mkldnn._reorder_linear_weight(rows, PREPACK_ROWS)
 
     def forward(self, x: Tensor) -> Tensor:
         xb = x.to(torch.bfloat16)

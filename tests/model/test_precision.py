@@ -82,6 +82,12 @@ def test_prepacked_bf16_weights_give_the_plain_products_bitwise() -> None:
     unpacked._packed = None
     z = torch.randn(1, 64, 41)
     assert packed._packed is not None and torch.equal(packed(z), unpacked(z))
+    # an opaque prepacked tensor has no storage: copies rebuild it from the plain weight
+    import copy
+
+    layer_copy, conv_copy = copy.deepcopy(layer), copy.deepcopy(packed)
+    assert layer_copy._packed is not None and conv_copy._packed is not None
+    assert torch.equal(layer_copy(x), layer(x)) and torch.equal(conv_copy(z), packed(z))
 
 
 @torch.inference_mode()
