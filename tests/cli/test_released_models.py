@@ -30,6 +30,10 @@ RELEASED: dict[str, tuple[str, str, str]] = {
     "focal-small": ("101751340c810bdb", "d71ec875f10bf77f", "focal-small-v6"),
 }
 
+# bundled but not yet released: the .fcs format learns rungs first (issue 14); its RELEASED line
+# and golden files come with that, and the name leaves this set
+PENDING_FORMAT = {"focal-small-ladder"}
+
 NO_MODEL = {"FOCAL_MODEL": ""}  # the run fixture's tiny model would be an explicit choice
 
 
@@ -47,7 +51,8 @@ def test_released_weights_never_change_under_their_name(name: str) -> None:
 
 
 def test_every_bundled_model_is_a_release_with_golden_files() -> None:
-    assert set(bundled_names()) <= set(RELEASED), "a new bundled model needs a RELEASED line"
+    assert set(bundled_names()) - PENDING_FORMAT <= set(RELEASED), \
+        "a new bundled model needs a RELEASED line"
 
 
 @pytest.mark.parametrize("name", sorted(RELEASED))
