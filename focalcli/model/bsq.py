@@ -16,6 +16,8 @@ import math
 import torch
 from torch import Tensor, nn
 
+from focalcli.model.geometry import DEFAULT_CODEBOOK_SIZE, DEFAULT_NUM_GROUPS
+
 
 class BinarySphericalQuantizer(nn.Module):
     """No parameters; ``codebook_size`` (per group) must be a power of two.
@@ -23,7 +25,8 @@ class BinarySphericalQuantizer(nn.Module):
     Attributes: ``dim`` = D bits per group token, ``num_groups`` = G, ``latent_dim`` = G x D.
     """
 
-    def __init__(self, codebook_size: int = 4096, num_groups: int = 1) -> None:
+    def __init__(self, codebook_size: int = DEFAULT_CODEBOOK_SIZE,
+                 num_groups: int = DEFAULT_NUM_GROUPS) -> None:
         super().__init__()
         dim = int(math.log2(codebook_size))
         if 2**dim != codebook_size:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from focalcli.model.geometry import config_to_geometry
 from focalcli.model.loading import ModelLoadError, download, read_config
 from focalcli.model.registry import (
     BUNDLED_DIR,
@@ -22,44 +22,20 @@ class ListedModel:
     present_locally: bool
 
 
-#: defaults of the modules' constructors (WavLM, WaveNeXt / Vocos, FocalEncoder) for the keys that
-#: set the rates, so a config that leaves one out is read as the model builds it; a test builds
-#: every known config and checks these figures against the model's own properties
-_DEFAULT_STRIDES = (5, 2, 2, 2, 2, 2, 2)
-_DEFAULT_MEL_HOP = 160
-_DEFAULT_LOOKAHEAD = 3
-_DEFAULT_HOP = {"WaveNeXt": 480, "Vocos": 320}
-_DEFAULT_DOWNSCALE = (1, 1, 1)
-_SAMPLE_RATE_INPUT = 16000
-
-
 def info_from_config(name: str, kind: str, source: str, config: dict, licence: str) -> ModelInfo:
-    """Derive rates, bitrate and latency from a reference-schema config without building it.
+    """Rates, bitrate and latency of a reference-schema config, without building the model.
 
-    Tokens per second = 16000 / (prod(encoder strides) x prod(compressor downscale_factors)):
-    50, 25 or 12.5 Hz for the released models. The log-mel front end makes 50 Hz frames too.
+    The figures are ``config_to_geometry``'s, i.e. what ``FocalCodec(config)`` reports: tokens
+    per second 16000 / (samples per encoder frame x prod(compressor downscale_factors)), 50, 25
+    or 12.5 Hz for the released models; the bitrate (kbit/s, 3 decimals) is that of all groups.
     """
-    enc = config.get("encoder_config", {})
-    comp = config.get("compressor_config", {})
-    dec = config.get("decoder_config", {})
-    hop_frame = math.prod(enc.get("strides", _DEFAULT_STRIDES))
-    if enc.get("frontend") == "logmel":  # two mel hops per frame
-        hop_frame = 2 * int(enc.get("hop_length", _DEFAULT_MEL_HOP))
-    compression = math.prod(comp.get("downscale_factors", _DEFAULT_DOWNSCALE))
-    token_rate = _SAMPLE_RATE_INPUT / (hop_frame * compression)
-    codebook = int(config.get("quantizer_config", {}).get("codebook_size", 4096))
-    hop_out = int(dec.get("hop_length", _DEFAULT_HOP.get(config.get("decoder_name", ""), 320)))
-    sr_out = _SAMPLE_RATE_INPUT * hop_out // hop_frame
-    causal = all(config.get(f"{r}_config", {}).get("causal", False)
-                 for r in ("encoder", "compressor", "decompressor", "decoder"))
-    chunk = hop_frame * (1 + int(enc.get("lookahead_size", _DEFAULT_LOOKAHEAD)))
+    geometry = config_to_geometry(config)
     return ModelInfo(
         name=name, kind=kind, source=source,
-        bitrate_kbps=round(token_rate * (codebook.bit_length() - 1) / 1000, 3),
-        sample_rate_input=_SAMPLE_RATE_INPUT, sample_rate_output=sr_out, token_rate=token_rate,
-        codebook_size=codebook,
-        latency_ms=1000 * chunk / _SAMPLE_RATE_INPUT if causal else None,
-        licence=licence,
+        bitrate_kbps=round(geometry.bitrate_kbps, 3),
+        sample_rate_input=geometry.sample_rate_input,
+        sample_rate_output=geometry.sample_rate_output, token_rate=geometry.token_rate,
+        codebook_size=geometry.codebook_size, latency_ms=geometry.latency_ms, licence=licence,
     )
 
 

@@ -14,6 +14,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from focalcli.model.geometry import (
+    DEFAULT_CAUSAL,
+    DEFAULT_VOCOS_HOP_LENGTH,
+    DEFAULT_WAVENEXT_HOP_LENGTH,
+)
 from focalcli.model.layers import causal_pad, channels_last_norm
 
 DecoderState = list[Tensor | None]
@@ -94,7 +99,8 @@ class WaveNeXt(nn.Module):
 
     def __init__(self, input_dim: int = 1024, num_layers: int = 8, dim: int = 1024,
                  ffn_dim: int = 2048, kernel_size: int = 7, layerscale_init: float | None = None,
-                 hop_length: int = 480, causal: bool = False) -> None:
+                 hop_length: int = DEFAULT_WAVENEXT_HOP_LENGTH,
+                 causal: bool = DEFAULT_CAUSAL) -> None:
         super().__init__()
         self.causal = causal
         self.hop_length = hop_length
@@ -288,7 +294,8 @@ class Vocos(nn.Module):
 
     def __init__(self, input_dim: int = 1024, num_layers: int = 8, dim: int = 512,
                  ffn_dim: int = 1536, kernel_size: int = 7, layerscale_init: float | None = None,
-                 n_fft: int = 1024, hop_length: int = 320, causal: bool = False,
+                 n_fft: int = 1024, hop_length: int = DEFAULT_VOCOS_HOP_LENGTH,
+                 causal: bool = DEFAULT_CAUSAL,
                  absolute_phase: bool = False, harmonics: int = 0,
                  **deprecated: Any) -> None:
         super().__init__()

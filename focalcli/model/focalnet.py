@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from focalcli.model.geometry import DEFAULT_CAUSAL, DEFAULT_DOWNSCALE_FACTORS
 from focalcli.model.layers import DynamicTanh, FeedForward, Snake, causal_pad
 
 LayerState = list[Tensor | None]
@@ -224,7 +225,7 @@ class FocalEncoder(nn.Module):
         input_dim: int = 1024,
         output_dim: int = 12,
         hidden_dims: Sequence[int] = (1024, 1024, 1024),
-        downscale_factors: Sequence[int] = (1, 1, 1),
+        downscale_factors: Sequence[int] = DEFAULT_DOWNSCALE_FACTORS,
         focal_window: int = 14,
         focal_level: int = 2,
         focal_factor: int = 4,
@@ -234,7 +235,7 @@ class FocalEncoder(nn.Module):
         layerscale_init: float = 1e-4,
         tanhscale_init: float = 0.5,
         normalize_modulator: bool = False,
-        causal: bool = False,
+        causal: bool = DEFAULT_CAUSAL,
         window_size: int = 512,
     ) -> None:
         super().__init__()
@@ -277,7 +278,7 @@ class FocalDecoder(nn.Module):
         layerscale_init: float = 1e-4,
         tanhscale_init: float = 0.5,
         normalize_modulator: bool = False,
-        causal: bool = False,
+        causal: bool = DEFAULT_CAUSAL,
         window_size: int = 512,
         last_window_size: int = 512,
         lookahead_size: int = 3,

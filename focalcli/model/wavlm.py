@@ -20,10 +20,19 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from focalcli.model.geometry import (
+    DEFAULT_CAUSAL,
+    DEFAULT_FRONTEND,
+    DEFAULT_LOOKAHEAD_FRAMES,
+    DEFAULT_MEL_HOP_LENGTH,
+    DEFAULT_STRIDES,
+    MEL_STACK,
+    SAMPLE_RATE_INPUT_HZ,
+)
 from focalcli.model.layers import FeedForward, causal_pad, channels_last_norm, mel_filterbank
 from focalcli.model.pitch import frames_to_pitch
 
-SAMPLE_RATE = 16000
+SAMPLE_RATE = SAMPLE_RATE_INPUT_HZ
 
 
 #: frames of spare room in a key/value buffer: appending a chunk writes into it in place, and the
@@ -354,7 +363,7 @@ class WavLM(nn.Module):
         self,
         hidden_dims: Sequence[int] = (512,) * 7,
         kernel_sizes: Sequence[int] = (10, 3, 3, 3, 3, 2, 2),
-        strides: Sequence[int] = (5, 2, 2, 2, 2, 2, 2),
+        strides: Sequence[int] = DEFAULT_STRIDES,
         num_layers: int = 6,
         dim: int = 1024,
         ffn_dim: int = 4096,
@@ -365,15 +374,15 @@ class WavLM(nn.Module):
         dropout: float = 0.0,
         conv_pos: int = 128,
         conv_pos_groups: int = 16,
-        causal: bool = False,
+        causal: bool = DEFAULT_CAUSAL,
         window_size: int = 512,
-        lookahead_size: int = 3,
+        lookahead_size: int = DEFAULT_LOOKAHEAD_FRAMES,
         use_flex_attention: bool = False,
-        frontend: str = "conv",
+        frontend: str = DEFAULT_FRONTEND,
         n_mels: int = 80,
         pitch_features: bool = False,
         n_fft: int = 400,
-        hop_length: int = 160,
+        hop_length: int = DEFAULT_MEL_HOP_LENGTH,
     ) -> None:
         super().__init__()
         # max_cached_steps and use_flex_attention only tune the reference's speed; the bias is
@@ -394,8 +403,8 @@ class WavLM(nn.Module):
             # A per-frame LayerNorm would erase the level, so the fixed scaling stands in for it.
             if not causal:
                 raise ValueError("frontend 'logmel' is only implemented for causal encoders")
-            self.feature_extractor = LogMelFrontEnd(n_mels, n_fft, hop_length, 2, SAMPLE_RATE,
-                                                    pitch_features)
+            self.feature_extractor = LogMelFrontEnd(n_mels, n_fft, hop_length, MEL_STACK,
+                                                    SAMPLE_RATE, pitch_features)
             self.norm = nn.Identity()
         else:
             raise ValueError(f"frontend must be 'conv' or 'logmel', got {frontend!r}")
