@@ -2,15 +2,16 @@
 
 :class:`Settings` holds what the options every command shares asked for (the command line
 folds its options into one with ``focalcli.cli.settings.make_settings``; the library takes one
-too). :func:`read_environment` is the only reader of ``os.environ`` in the package outside
-``train/`` and ``model/loading.py``: it returns a frozen :class:`Environment`, read at call
-time so a changed variable (a test's monkeypatch) is seen. Standard library only.
+too). :func:`read_environment` is the package's one reader of ``os.environ``: it returns a
+frozen :class:`Environment`, read at call time so a changed variable (a test's monkeypatch) is
+seen. Every layer may import this module (tests/test_layering.py). Standard library only.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 #: Environment variables focal reads (documented in focal(1)).
 ENV_MODEL = "FOCAL_MODEL"
@@ -18,6 +19,8 @@ ENV_THREADS = "FOCAL_THREADS"
 ENV_JOBS = "FOCAL_JOBS"
 ENV_PRECISION = "FOCAL_PRECISION"
 ENV_DEBUG = "FOCAL_DEBUG"
+ENV_TRAIN_DIR = "FOCAL_TRAIN_DIR"
+ENV_CACHE = "FOCAL_CACHE"
 #: the Hugging Face hub's own switch, honoured before any network access
 ENV_HUB_OFFLINE = "HF_HUB_OFFLINE"
 
@@ -46,6 +49,15 @@ class Settings:
     precision: str | None = None
 
 
+def _home_cache() -> Path:
+    """~/.cache/focal, where focal keeps what it may rebuild."""
+    return Path.home() / ".cache" / "focal"
+
+
+def _home_train() -> Path:
+    return _home_cache() / "train"
+
+
 @dataclass(frozen=True)
 class Environment:
     """The FOCAL_* (and HF_HUB_OFFLINE) variables as focal understands them.
@@ -54,12 +66,17 @@ class Environment:
     not "0" (tracebacks for internal errors). hub_offline: HF_HUB_OFFLINE is 1/true/yes/on.
     FOCAL_MODEL, FOCAL_JOBS and FOCAL_PRECISION are option defaults the command line resolves
     (Typer ``envvar``); `model` mirrors FOCAL_MODEL for library callers (None: unset or empty).
+    train_dir: FOCAL_TRAIN_DIR, the folder of training runs (default ~/.cache/focal/train).
+    cache_dir: FOCAL_CACHE, the training tools' cache of data, features and probe runs
+    (default ~/.cache/focal). An empty variable counts as unset.
     """
 
     threads: int = 1
     debug: bool = False
     hub_offline: bool = False
     model: str | None = None
+    train_dir: Path = field(default_factory=_home_train)
+    cache_dir: Path = field(default_factory=_home_cache)
 
 
 def read_environment() -> Environment:
@@ -70,4 +87,6 @@ def read_environment() -> Environment:
         debug=env.get(ENV_DEBUG, "") not in ("", "0"),
         hub_offline=env.get(ENV_HUB_OFFLINE, "").lower() in ("1", "true", "yes", "on"),
         model=env.get(ENV_MODEL) or None,
+        train_dir=Path(env.get(ENV_TRAIN_DIR) or _home_train()),
+        cache_dir=Path(env.get(ENV_CACHE) or _home_cache()),
     )

@@ -9,13 +9,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from focalcli.model.registry import BUNDLED_DIR, DEFAULT_MODEL, bundled_names, official_by_name
+from focalcli.settings import read_environment
 
 HUB_ID = re.compile(r"[\w\-.]+/[\w\-.]+")
 
@@ -96,7 +96,7 @@ def resolve(source: str | None) -> tuple[str, Path, Path | None]:
     config file (weights beside it with the same stem, ``.safetensors`` or ``.pt``); official
     name or hub id, fetched with ``huggingface_hub``.
     """
-    source = source or os.environ.get("FOCAL_MODEL") or DEFAULT_MODEL
+    source = source or read_environment().model or DEFAULT_MODEL
     if source in bundled_names():
         folder = BUNDLED_DIR / source
         return source, folder / "config.json", folder / "model.safetensors"

@@ -33,7 +33,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-CACHE = Path(os.environ.get("FOCAL_CACHE", Path.home() / ".cache" / "focal"))
+from focalcli.settings import read_environment
+
+CACHE = read_environment().cache_dir  # $FOCAL_CACHE or ~/.cache/focal
 DUMP_DATA = CACHE / "opus" / "opus-1.5.2" / "dump_data"
 FEATS_DIR = CACHE / "lpcnet-feats"
 RUNS = CACHE / "runs"
@@ -349,5 +351,5 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # a write, for OpenMP: idle threads sleep
     sys.exit(main(sys.argv[1:]))
