@@ -74,7 +74,7 @@ def run(argv: list[str] | None = None) -> int:
     return int(code)
 
 
-def main() -> NoReturn:
-    """Console entry point of `focal`."""
+def main(argv: list[str] | None = None) -> NoReturn:
+    """Console entry point of `focal` (`argv`: the arguments, default sys.argv[1:])."""
     signal.signal(signal.SIGTERM, _terminate)
-    sys.exit(run())
+    sys.exit(run(argv))

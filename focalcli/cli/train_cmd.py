@@ -2,7 +2,7 @@
 
 Thin commands over :mod:`focalcli.train`: the checks of :mod:`focalcli.train.preflight` (the
 config, the data, the run folder; the checkpoint and OUT_DIR) run up front so that user mistakes
-end as one line with the usual exit status, then `focalcli.train.cli.train` /
+end as one line with the usual exit status, then `focalcli.train.run.train` /
 `focalcli.train.export.export_model` do the work. torch and the trainer are
 imported inside the functions only.
 
@@ -148,8 +148,8 @@ def train(
     preflight.check_model(cfg, config)
     n_files = preflight.check_data(cfg, config)
     from focalcli.model import ModelLoadError
-    from focalcli.train.cli import train as run_training
     from focalcli.train.loop import default_run_dir
+    from focalcli.train.run import train as run_training
 
     rdir = run_dir if run_dir is not None else default_run_dir(run or cfg.name)
     preflight.prepare_run_dir(rdir)

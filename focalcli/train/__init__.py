@@ -1,12 +1,30 @@
-"""Training of the bundled codec: ``python -m focalcli.train CONFIG`` (or ``focal train``).
+"""Training of the bundled codec; the command line is ``focal train`` / ``focal export-model``
+(``python -m focalcli.train ARGS`` runs ``focal train ARGS``).
 
-Entry points: :func:`main` (argv list, returns an exit code), :func:`train` (config path ->
-checkpoint path) and :func:`export_model` (checkpoint -> model folder).
+Library entry points: :func:`train` (config path -> checkpoint path) and :func:`export_model`
+(checkpoint -> model folder).
 """
 
 from __future__ import annotations
 
-from focalcli.train.cli import main, train
-from focalcli.train.export import export_model
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["main", "train", "export_model"]
+if TYPE_CHECKING:
+    from focalcli.train.export import export_model
+    from focalcli.train.run import train
+
+__all__ = ["train", "export_model"]
+
+
+def __getattr__(name: str) -> Any:
+    """Import torch only when an entry point is used (``python -m focalcli.train --help`` and
+    the OpenMP settings of ``focal train`` come before it)."""
+    if name == "train":
+        from focalcli.train.run import train
+
+        return train
+    if name == "export_model":
+        from focalcli.train.export import export_model
+
+        return export_model
+    raise AttributeError(name)

@@ -180,6 +180,32 @@ def test_train_two_steps_resume_and_export(tmp_path: Path, tiny_config: Path) ->
     focal("encode", wav, "s0h.fcs", "--model", "half", cwd=tmp_path, expect=0)
 
 
+def module(*args: str | Path, cwd: Path, expect: int) -> subprocess.CompletedProcess:
+    """``python -m focalcli.train ARGS``, the module name older scripts and jobs use."""
+    env = dict(os.environ, FOCAL_TRAIN_DIR=str(cwd / "train-root"), HF_HUB_OFFLINE="1")
+    proc = subprocess.run([sys.executable, "-m", "focalcli.train", *map(str, args)], cwd=cwd,
+                          env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode == expect, (proc.returncode, proc.stderr)
+    return proc
+
+
+def test_python_m_focalcli_train_is_focal_train(tmp_path: Path, tiny_config: Path) -> None:
+    """One front door: the module runs `focal train` (and `export` runs `focal export-model`),
+    with the same help, errors, exit statuses and outputs."""
+    assert module("--help", cwd=tmp_path, expect=0).stdout == \
+        focal("train", "--help", cwd=tmp_path, expect=0).stdout
+    assert module("export", "--help", cwd=tmp_path, expect=0).stdout.startswith(
+        "Usage: focal export-model ")
+    assert one_error(module("missing.json", cwd=tmp_path, expect=3)) == \
+        one_error(focal("train", "missing.json", cwd=tmp_path, expect=3))
+    # the command line of a job started before `focal train` existed: CONFIG --run-dir DIR
+    proc = module(tiny_config, "--run-dir", "run", "--steps", "1", cwd=tmp_path, expect=0)
+    assert proc.stdout.strip() == "run/last.pt" and "step 1" in proc.stderr
+    proc = module("export", "run", "model", "-q", cwd=tmp_path, expect=0)
+    assert proc.stdout.strip() == "model" and (tmp_path / "model" / "config.json").is_file()
+
+
 def test_ctrl_c_stops_with_a_checkpoint(tmp_path: Path, tiny_config: Path) -> None:
     env = dict(os.environ, FOCAL_TRAIN_DIR=str(tmp_path / "train-root"))
     proc = subprocess.Popen([sys.executable, "-m", "focalcli", "train", str(tiny_config),
