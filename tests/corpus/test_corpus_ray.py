@@ -15,12 +15,13 @@ from typing import Any
 import pytest
 from corpus_testutil import focal, tree_bytes, write_corpus
 
-from focalcli.cli.batch import Job, plan_jobs
+from focalcli.cli.batch import plan_jobs
 from focalcli.cli.report import Reporter
 from focalcli.cli.settings import Settings
 from focalcli.corpus.manifest import read_manifest
 from focalcli.corpus.plan import Shard
 from focalcli.corpus.work import EncodeSpec, FileResult
+from focalcli.pipeline.jobs import Job
 
 # the test cluster listens on 127.0.0.1 only (read by ray when imported)
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from focalcli.cli.batch import Job
 from focalcli.corpus.manifest import (
     COLUMNS,
     STATUS_ERROR,
@@ -19,6 +18,7 @@ from focalcli.corpus.manifest import (
 from focalcli.corpus.plan import Shard, parse_shard, remove_stale_parts, shard_jobs
 from focalcli.corpus.runner import split_done
 from focalcli.errors import UsageProblem
+from focalcli.pipeline.jobs import Job
 
 
 def _jobs(n: int) -> list[Job]:

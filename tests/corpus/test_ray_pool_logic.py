@@ -11,8 +11,6 @@ from typing import Any
 
 import pytest
 
-from focalcli.cli.batch import Job
-from focalcli.cli.errors import ExitCode, FocalError
 from focalcli.cli.report import Reporter
 from focalcli.cli.settings import Settings
 from focalcli.corpus import ray_pool
@@ -20,6 +18,8 @@ from focalcli.corpus.manifest import STATUS_OK, ManifestRow, read_manifest
 from focalcli.corpus.plan import Shard
 from focalcli.corpus.runner import run_corpus
 from focalcli.corpus.work import EncodeSpec, FileResult
+from focalcli.errors import ExitCode, FocalError
+from focalcli.pipeline.jobs import Job
 
 
 class _ActorDied(Exception):
