@@ -86,7 +86,7 @@ def import_ray(local: bool = False) -> Any:
     no-op if ray is already imported or the variable is set.
     """
     if local and "ray" not in sys.modules:
-        os.environ.setdefault(LOOPBACK_ONLY_ENV, "0")
+        os.environ.setdefault(LOOPBACK_ONLY_ENV, "0")  # a write, for Ray (not a focal setting)
     try:
         import ray
     except ImportError:
