@@ -55,8 +55,9 @@ TRAINING = threading.Event()
 
 def default_run_dir(run: str) -> Path:
     """``$FOCAL_TRAIN_DIR/<run>`` or ``~/.cache/focal/train/<run>``."""
-    base = os.environ.get("FOCAL_TRAIN_DIR") or Path.home() / ".cache" / "focal" / "train"
-    return Path(base) / run
+    from focalcli.settings import read_environment
+
+    return read_environment().train_dir / run
 
 
 def lr_factor(step: int, cfg: TrainConfig) -> float:
