@@ -3,7 +3,7 @@
 # Kept in step with `focal --help` by tests/cli/test_docs_sync.py.
 
 _focal_models="focal-small focalcodec_50hz_2k_causal focalcodec_50hz_4k_causal focalcodec_50hz_65k_causal focalcodec_50hz focalcodec_25hz focalcodec_12_5hz"
-_focal_fields="file format_version model model_hash channels duration num_samples sample_rate_input sample_rate_output source_sample_rate source_samples token_rate bits_per_token payload_bitrate bitrate packet_tokens packet_ms packets tokens bytes header_bytes overhead_bytes overhead_percent integrity damaged lost_seconds complete metadata verified"
+_focal_fields="file format_version model model_hash channels duration num_samples sample_rate_input sample_rate_output source_sample_rate source_samples token_rate bits_per_token groups rungs framing payload_bitrate bitrate packet_tokens packet_ms packets tokens bytes header_bytes overhead_bytes overhead_percent integrity damaged lost_seconds complete metadata verified"
 
 _focal_files() {
     # $1: extended glob of extensions, e.g. '@(wav|flac)'; folders are always offered
@@ -63,6 +63,8 @@ _focal() {
             return ;;
         --loss-model) COMPREPLY=($(compgen -W "random bursty" -- "$cur")); return ;;
         --precision) COMPREPLY=($(compgen -W "fp32 bf16 mixed int8" -- "$cur")); return ;;
+        --bitrate) COMPREPLY=($(compgen -W "0.6 1.2 2.4" -- "$cur")); return ;;
+        --framing) COMPREPLY=($(compgen -W "compact sync" -- "$cur")); return ;;
         --run-dir)
             compopt -o filenames 2>/dev/null
             COMPREPLY=($(compgen -d -- "$cur")); return ;;
@@ -83,7 +85,7 @@ _focal() {
             fi
             return ;;
         encode)
-            opts="--output-dir -d --force -f --model -m --multichannel --raw --rate -r --bits -b --channels -c --packet-ms --jobs -j --threads --precision --ray --shard --format --quiet -q --verbose -v --help -h"
+            opts="--output-dir -d --force -f --model -m --multichannel --raw --rate -r --bits -b --channels -c --packet-ms --bitrate --jobs -j --threads --precision --ray --shard --format --quiet -q --verbose -v --help -h"
             if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "$opts" -- "$cur"))
             else _focal_files '@(wav|WAV|wave|flac|FLAC|ogg|oga|opus|mp3|aiff|aif|aifc|au|snd|caf|w64|rf64|voc|sph|nist|fcs)'
             fi ;;
@@ -98,7 +100,7 @@ _focal() {
             else _focal_files 'fcs'
             fi ;;
         stream)
-            opts="--input -i --output -o --device -D --realtime --duration --packet-ms --simulate-loss --loss-model --seed --force -f --model -m --threads --precision --quiet -q --verbose -v --help -h"
+            opts="--input -i --output -o --device -D --realtime --duration --packet-ms --bitrate --framing --simulate-loss --loss-model --seed --force -f --model -m --threads --precision --quiet -q --verbose -v --help -h"
             COMPREPLY=($(compgen -W "$opts" -- "$cur")) ;;
         play)
             opts="--output -o --device -D --buffer-ms --simulate-loss --loss-model --simulate-jitter --seed --force -f --model -m --threads --precision --quiet -q --verbose -v --help -h"

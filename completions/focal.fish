@@ -4,7 +4,7 @@
 
 set -l commands encode decode info stream play devices models train export-model
 set -l models focal-small focalcodec_50hz_2k_causal focalcodec_50hz_4k_causal focalcodec_50hz_65k_causal focalcodec_50hz focalcodec_25hz focalcodec_12_5hz
-set -l fields file format_version model model_hash channels duration num_samples sample_rate_input sample_rate_output source_sample_rate source_samples token_rate bits_per_token payload_bitrate bitrate packet_tokens packet_ms packets tokens bytes header_bytes overhead_bytes overhead_percent integrity damaged lost_seconds complete metadata verified
+set -l fields file format_version model model_hash channels duration num_samples sample_rate_input sample_rate_output source_sample_rate source_samples token_rate bits_per_token groups rungs framing payload_bitrate bitrate packet_tokens packet_ms packets tokens bytes header_bytes overhead_bytes overhead_percent integrity damaged lost_seconds complete metadata verified
 
 complete -c focal -f
 
@@ -52,6 +52,7 @@ complete -c focal -n "__fish_seen_subcommand_from encode" -s r -l rate -x -a '80
 complete -c focal -n "__fish_seen_subcommand_from encode" -s b -l bits -x -a '8 16 24 32 32f' -d 'Sample format of raw input'
 complete -c focal -n "__fish_seen_subcommand_from encode" -s c -l channels -x -d 'Channels of raw input'
 complete -c focal -n "__fish_seen_subcommand_from encode" -l packet-ms -x -d 'Duration of one .fcs packet'
+complete -c focal -n "__fish_seen_subcommand_from encode" -l bitrate -x -a '0.6 1.2 2.4' -d 'Payload kbit/s of a ladder model (or a schedule)'
 complete -c focal -n "__fish_seen_subcommand_from encode" -l ray -x -a 'local auto' -d 'Code a corpus on Ray workers'
 complete -c focal -n "__fish_seen_subcommand_from encode" -l shard -x -d 'Code only share K/N of the files'
 complete -c focal -n "__fish_seen_subcommand_from encode" -l format -x -a 'fcs npy' -d 'Output format'
@@ -75,6 +76,8 @@ complete -c focal -n "__fish_seen_subcommand_from stream" -s o -l output -r -F -
 complete -c focal -n "__fish_seen_subcommand_from stream" -l realtime -d 'Pace a file like a microphone'
 complete -c focal -n "__fish_seen_subcommand_from stream" -l duration -x -d 'Stop after SECONDS of input'
 complete -c focal -n "__fish_seen_subcommand_from stream" -l packet-ms -x -d 'Duration of one .fcs packet'
+complete -c focal -n "__fish_seen_subcommand_from stream" -l bitrate -x -a '0.6 1.2 2.4' -d 'Payload kbit/s of a ladder model (or a schedule)'
+complete -c focal -n "__fish_seen_subcommand_from stream" -l framing -x -a 'compact sync' -d 'Live framing'
 
 # play
 complete -c focal -n "__fish_seen_subcommand_from play" -F

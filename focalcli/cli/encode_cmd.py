@@ -11,6 +11,7 @@ import typer
 from focalcli.cli.batch import Job, JobContext, plan_jobs, run_jobs
 from focalcli.cli.options import (
     FILE_PRECISION,
+    Bitrate,
     Force,
     Jobs,
     Model,
@@ -38,6 +39,7 @@ class EncodeOptions:
     raw_channels: int
     multichannel: bool
     packet_ms: float | None
+    bitrate: str | None = None
 
 
 def encode(
@@ -67,6 +69,7 @@ def encode(
         "--packet-ms", min=0.001, metavar="MS",
         help="Duration of one .fcs packet (the unit that is lost when a file is damaged). "
              "Default: 4 s; 80 ms for --raw input on stdin (a live stream).")] = None,
+    bitrate: Bitrate = None,
     jobs: Jobs = 1,
     threads: Threads = None,
     precision: Precision = FILE_PRECISION,
@@ -97,11 +100,20 @@ def encode(
     settings = make_settings(ctx.obj, quiet=quiet, verbose=verbose, force=force, model=model,
                              threads=threads, jobs=jobs, precision=precision)
     opts = _encode_options(raw, rate, bits, channels, multichannel, packet_ms)
+    if bitrate is not None:
+        from focalcli.pipeline.rungs import parse_bitrate
+
+        parse_bitrate(bitrate)  # a usage error before anything is read
+        opts = EncodeOptions(opts.raw, opts.raw_rate, opts.raw_channels, opts.multichannel,
+                             opts.packet_ms, bitrate)
     from focalcli.audio import AUDIO_EXTENSIONS
 
     if ray is not None or shard is not None or fmt is not None:  # a corpus: focalcli.corpus
         from focalcli.cli.corpus_cmd import encode_corpus
 
+        if bitrate is not None:
+            raise UsageProblem("--bitrate does not go with --ray, --shard or --format: a "
+                               "corpus is coded at the model's top rung (every group kept)")
         if output_dir is None:
             raise UsageProblem("--ray, --shard and --format code a corpus: give --output-dir")
         plan = plan_jobs(inputs, output_dir, out_ext=f".{fmt or 'fcs'}",
@@ -149,6 +161,7 @@ class _Encoder:
         self.opts = opts
         self.reporter = reporter
         self.codecs = CodecCache(settings)
+        self._noted: set[str] = set()
 
     def _open(self, src: str) -> Any:
         from focalcli.audio import (
@@ -186,11 +199,12 @@ class _Encoder:
                 ctx.set_total(source.num_frames / rate)
             packet_tokens = packet_tokens_for(codec, self.opts.packet_ms,
                                               self.opts.raw is not None and job.src == STDIO)
+            rungs = self._rungs(codec)
             with open_output(job.dst, self.settings.force, "an .fcs stream") as out:
                 done = encode_source(codec, source, out, name=_name(job.src),
                                      multichannel=self.opts.multichannel,
                                      packet_tokens=packet_tokens, live=job.dst == STDIO,
-                                     check=ctx.check, advance=ctx.advance)
+                                     check=ctx.check, advance=ctx.advance, rungs=rungs)
             frames = done.num_frames
         from focalcli.audio import input_warnings
 
@@ -203,6 +217,20 @@ class _Encoder:
         self.reporter.detail(f"{_name(job.src)} -> {_name(job.dst, 'stdout')}: "
                              f"{source.description}, {frames / rate:.2f} s")
         return 0
+
+
+    def _rungs(self, codec: Any) -> Any:
+        """The --bitrate schedule for `codec` (None without --bitrate); its notes said once."""
+        if self.opts.bitrate is None:
+            return None
+        from focalcli.pipeline.rungs import RungSchedule
+
+        rungs = RungSchedule.parse(codec, self.opts.bitrate)
+        for note in rungs.notes:
+            if note not in self._noted:
+                self._noted.add(note)
+                self.reporter.note(note)
+        return rungs
 
 
 def _name(path: str, stdio: str = "stdin") -> str:

@@ -18,8 +18,9 @@ from focalcli.pipeline.fcs import describe_damage, open_fcs, source_to_input_sam
 INFO_FIELDS: tuple[str, ...] = (
     "file", "format_version", "model", "model_hash", "token_space", "channels", "duration",
     "num_samples", "sample_rate_input", "sample_rate_output", "source_sample_rate",
-    "source_samples", "token_rate", "bits_per_token", "payload_bitrate", "bitrate",
-    "packet_tokens", "packet_ms", "packets", "tokens", "bytes", "header_bytes",
+    "source_samples", "token_rate", "bits_per_token", "groups", "rungs", "framing",
+    "payload_bitrate", "bitrate", "packet_tokens", "packet_ms", "packets", "tokens", "bytes",
+    "header_bytes",
     "overhead_bytes", "overhead_percent", "integrity", "damaged", "lost_seconds",
     "complete", "streams", "metadata", "verified",
 )
@@ -47,7 +48,10 @@ def info_fields(s: FcsSummary, name: str) -> dict[str, Any]:
     input_samples = source_to_input_samples(h, s.num_samples)
     if not s.end_seen and not s.damages:
         integrity = "truncated (no end marker)"
-    payload_bps = h.token_rate * h.bits_per_token * h.channels
+    seconds = s.tokens / h.token_rate
+    # measured: each packet's tokens at the rung it carried (the header's rate when empty)
+    payload_bps = (8 * s.payload_bytes / seconds if seconds
+                   else h.token_rate * h.bits_per_token * h.channels)
     return {
         "file": name,
         "format_version": h.version,
@@ -63,7 +67,10 @@ def info_fields(s: FcsSummary, name: str) -> dict[str, Any]:
         "source_samples": s.num_samples,
         "token_rate": h.token_rate,
         "bits_per_token": h.bits_per_token,
-        "payload_bitrate": payload_bps,
+        "groups": h.groups,
+        "rungs": [g * h.bits_per_token for g in s.rungs],
+        "framing": h.framing,
+        "payload_bitrate": round(payload_bps, 3),
         "bitrate": round(s.bitrate_bps, 3),
         "packet_tokens": h.packet_tokens,
         "packet_ms": round(1000 * h.packet_tokens / h.token_rate, 3),
@@ -84,6 +91,15 @@ def info_fields(s: FcsSummary, name: str) -> dict[str, Any]:
     }
 
 
+def _bits(r: dict[str, Any]) -> str:
+    """"12 bits", or for a ladder stream the rungs it carried: "rungs 12, 48 bits of 48"."""
+    if r["groups"] == 1:
+        return f"{r['bits_per_token']} bits"
+    rungs = ", ".join(str(b) for b in r["rungs"])
+    top = r["groups"] * r["bits_per_token"]
+    return f"rung{'s' if len(r['rungs']) > 1 else ''} {rungs} of {top} bits"
+
+
 def format_summary(r: dict[str, Any]) -> str:
     """The human summary of one file (several lines, like opusinfo)."""
     overhead = (f"{r['overhead_bytes']:.0f} bytes ({r['overhead_percent']:.1f} % of payload)"
@@ -98,7 +114,7 @@ def format_summary(r: dict[str, Any]) -> str:
         + f", format version {r['format_version']}",
         f"  duration    {r['duration']:.3f} s, {r['channels']} channel(s)",
         f"  bitrate     {r['bitrate'] / 1000:.3f} kbit/s in total, payload "
-        f"{r['payload_bitrate'] / 1000:.3f} kbit/s ({r['bits_per_token']} bits x "
+        f"{r['payload_bitrate'] / 1000:.3f} kbit/s ({_bits(r)} x "
         f"{r['token_rate']:g} tokens/s)",
         f"  rates       in {r['sample_rate_input']} Hz, out {r['sample_rate_output']} Hz, "
         f"source {source}",
@@ -107,6 +123,8 @@ def format_summary(r: dict[str, Any]) -> str:
         f"  overhead    {overhead}",
         f"  integrity   {r['integrity']}",
     ]
+    if r["framing"] != "sync":
+        lines.insert(-2, f"  framing     {r['framing']} (live links)")
     if r["streams"] > 1:
         lines.insert(-1, f"  streams     {r['streams']} chained (decoded one after the other)")
     if r["verified"] is not None:

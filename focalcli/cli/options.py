@@ -46,3 +46,9 @@ Jobs = Annotated[int, typer.Option(
 OutputDir = Annotated[str | None, typer.Option(
     "--output-dir", "-d", metavar="DIR",
     help="Write one output per input under DIR, mirroring the tree of input folders.")]
+Bitrate = Annotated[str | None, typer.Option(
+    "--bitrate", metavar="KBPS[,SEC=KBPS...]",
+    help="Payload bitrate in kbit/s for a model with a bitrate ladder (focal-small-ladder: "
+         "0.6, 1.2, 2.4): the nearest rung is sent, said in one line if not exact. A schedule "
+         "changes it on the way: 2.4,10=0.6 sends 2.4 from the start and 0.6 from 10 s on. "
+         "Default: the model's top rung. Decoding follows whatever the stream carries.")]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import typer
@@ -11,6 +13,7 @@ import typer
 from focalcli.cli.live_options import Device, LossModelOpt, Seed, SimulateLoss
 from focalcli.cli.options import (
     STREAM_PRECISION,
+    Bitrate,
     Force,
     Model,
     Quiet,
@@ -24,6 +27,7 @@ from focalcli.cli.settings import make_settings
 from focalcli.errors import InputProblem, UsageProblem
 
 MIC = "mic"
+FRAMINGS = ("compact", "sync")
 
 
 def stream(
@@ -48,6 +52,13 @@ def stream(
         "--packet-ms", min=0.001, metavar="MS",
         help="Duration of one .fcs packet. Default: one model chunk (80 ms), latency "
              "first.")] = None,
+    bitrate: Bitrate = None,
+    framing: Annotated[str, typer.Option(
+        "--framing", metavar="compact|sync",
+        help="compact: one check byte per packet, no sync word (17 % above a 0.6 kbit/s "
+             "payload at 80 ms packets; for thin links); sync: the framing of files (5 bytes "
+             "a packet; the bytes equal `focal encode` with the same --packet-ms).")
+    ] = "compact",
     simulate_loss: SimulateLoss = 0.0,
     loss_model: LossModelOpt = "random",
     seed: Seed = None,
@@ -63,12 +74,20 @@ def stream(
     Each packet is written and flushed the moment it is complete, so `focal stream | focal
     play` talks live. Ctrl-C (or SIGTERM, or the end of the input, or --duration) ends the
     stream cleanly with a valid end marker. The bytes are ordinary .fcs: over a file, with the
-    same --packet-ms, they equal those of `focal encode`.
+    same --packet-ms and --framing sync, they equal those of `focal encode`. With a ladder
+    model, SIGUSR1 steps the bitrate one rung down and SIGUSR2 one rung up, from the next
+    packet on, without restarting.
     """
     settings = make_settings(ctx.obj, quiet=quiet, verbose=verbose, force=force, model=model,
                              threads=threads, precision=precision)
     from focalcli.live.netsim import LOSS_MODELS, NetworkSimulation
 
+    if framing not in FRAMINGS:
+        raise UsageProblem(f"--framing: unknown framing {framing!r} (use compact or sync)")
+    if bitrate is not None:
+        from focalcli.pipeline.rungs import parse_bitrate
+
+        parse_bitrate(bitrate)
     if loss_model not in LOSS_MODELS:
         raise UsageProblem(f"--loss-model: unknown model {loss_model!r} "
                            f"(use one of: {', '.join(LOSS_MODELS)})")
@@ -89,10 +108,41 @@ def stream(
     from focalcli.pipeline.streaming import warm_up
 
     warm_up(codec)
+    from focalcli.pipeline.rungs import RungSchedule
+
+    rungs = RungSchedule.parse(codec, bitrate)
+    for note in rungs.notes:
+        reporter.note(note)
     source = _open_source(input_, device, realtime)
-    with source:
+    with source, _rung_signals(rungs, reporter):
         _run(source, output, codec, packet_tokens, duration, settings.force, reporter,
-             NetworkSimulation(simulate_loss, loss_model, 0.0, seed), input_)
+             NetworkSimulation(simulate_loss, loss_model, 0.0, seed), input_, rungs, framing)
+
+
+@contextlib.contextmanager
+def _rung_signals(rungs: Any, reporter: Reporter) -> Iterator[None]:
+    """While streaming: SIGUSR1 one rung down, SIGUSR2 one rung up (ladder models only)."""
+    import signal
+    import threading
+
+    if not rungs.ladder or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def step(by: int) -> Any:
+        def handler(signum: int, frame: Any) -> None:
+            groups = rungs.step(by)
+            reporter.note(f"bitrate now {rungs.codec.rung_bitrate_kbps(groups):.2f} kbit/s "
+                          f"({groups * rungs.codec.bits_per_token} bits per frame)")
+        return handler
+
+    saved = {sig: signal.signal(sig, step(by))
+             for sig, by in ((signal.SIGUSR1, -1), (signal.SIGUSR2, 1))}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
 
 
 def _path(name: str) -> Any:
@@ -136,7 +186,8 @@ def _open_source(spec: str, device: str | None, realtime: bool) -> Any:
 
 
 def _run(source: Any, output: str, codec: Any, packet_tokens: int, duration: float | None,
-         force: bool, reporter: Reporter, network: Any, input_: str) -> None:
+         force: bool, reporter: Reporter, network: Any, input_: str, rungs: Any,
+         framing: str) -> None:
     from focalcli.live.streamer import stream_source
 
     rate = int(source.sample_rate)
@@ -146,7 +197,8 @@ def _run(source: Any, output: str, codec: Any, packet_tokens: int, duration: flo
                     f"{packet_tokens * 1000 / codec.token_rate:g} ms packets")
     with open_output(output, force, "an .fcs stream") as out:
         done = stream_source(codec, source, out, name=name, packet_tokens=packet_tokens,
-                             duration_s=duration, network=network)
+                             duration_s=duration, network=network,
+                             rungs=rungs if rungs.ladder else None, framing=framing)
     stats = done.stats
     chunk_ms = 1000 * codec.chunk_size / codec.sample_rate_input
     how = "stopped" if stats.stopped else "ended"

@@ -54,11 +54,14 @@ class JitterBuffer:
         token_rate: tokens per second per channel.
         group_tokens: tokens handed out per group (the decoder's group, 4 for FocalCodec).
         delay_s: buffer delay in seconds: how long after its nominal arrival a group is played.
+        groups: tokens per frame of a ladder stream (packets and groups are then
+            (channels, n, groups)); 1 otherwise.
     """
 
     def __init__(self, channels: int, token_rate: float, group_tokens: int,
-                 delay_s: float) -> None:
+                 delay_s: float, groups: int = 1) -> None:
         self.channels = channels
+        self.groups = groups
         self.token_rate = token_rate
         self.group_tokens = group_tokens
         self.delay_s = delay_s
@@ -149,9 +152,13 @@ class JitterBuffer:
         return True
 
     def pop_group(self) -> npt.NDArray[np.int64]:
-        """The next group's tokens (channels, n), :data:`LOST_TOKEN` where missing; advances."""
+        """The next group's tokens (channels, n), :data:`LOST_TOKEN` where missing; advances.
+        A ladder stream's are (channels, n, groups)."""
         end = self.next_group_end()
-        out = np.full((self.channels, end - self.position), LOST_TOKEN, dtype=np.int64)
+        shape: tuple[int, ...] = (self.channels, end - self.position)
+        if self.groups > 1:
+            shape += (self.groups,)
+        out = np.full(shape, LOST_TOKEN, dtype=np.int64)
         dry = self._furthest <= self.position
         for start in sorted(self._packets):
             toks = self._packets[start]
@@ -165,7 +172,8 @@ class JitterBuffer:
             out[:, lo - self.position : hi - self.position] = toks[:, lo - start : hi - start]
             if stop <= end:
                 del self._packets[start]
-        missing = int((out[0] == LOST_TOKEN).sum())
+        first = out[0] if self.groups == 1 else out[0, :, 0]  # a frame is lost with group 0
+        missing = int((first == LOST_TOKEN).sum())
         self.stats.concealed_tokens += missing
         if dry and missing:
             self._dry.append((self.position, end))

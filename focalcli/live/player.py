@@ -130,7 +130,8 @@ class Player:
         # the wait for a whole packet beyond one group, seconds (0 for one-group packets)
         packet_wait_s = max(0, h.packet_tokens - codec.chunk_tokens) / h.token_rate
         delay_s = buffer_ms / 1000.0 + packet_wait_s
-        self.buffer = JitterBuffer(h.channels, h.token_rate, codec.chunk_tokens, delay_s)
+        self.buffer = JitterBuffer(h.channels, h.token_rate, codec.chunk_tokens, delay_s,
+                                   h.groups)
         self.stats = PlayStats(self.buffer.stats, h.packet_tokens, h.token_rate,
                                buffer_ms=1000.0 * delay_s)
         self._loss, self._jitter = (network or NetworkSimulation()).make()

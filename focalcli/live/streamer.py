@@ -140,14 +140,17 @@ class StreamResult:
 
 
 def stream_source(codec: Any, source: Any, out: BinaryIO, *, name: str, packet_tokens: int,
-                  duration_s: float | None = None, network: Any = None) -> StreamResult:
+                  duration_s: float | None = None, network: Any = None, rungs: Any = None,
+                  framing: str = "sync") -> StreamResult:
     """Stream an open audio source live into `out` as mono .fcs packets, each flushed as it
     completes, until the source ends, `duration_s` seconds of it were read, or SIGINT/SIGTERM
     (:class:`StopRequest`); the stream always gets its end marker.
 
     `network`: a :class:`~focalcli.live.netsim.NetworkSimulation` whose loss drops whole
     data packets on the way out (demos and tests). Unreadable input (a file, a device) is an
-    InputProblem (exit 3) naming `name`.
+    InputProblem (exit 3) naming `name`. `rungs`: the
+    :class:`~focalcli.pipeline.rungs.RungSchedule` of a ladder model (its live steps apply
+    from the next chunk); `framing`: "sync" or "compact" (docs/fcs-format.md, 2.7).
     """
     from focalcli.audio import AudioError
     from focalcli.audio.devices import DeviceError
@@ -173,15 +176,31 @@ def stream_source(codec: Any, source: Any, out: BinaryIO, *, name: str, packet_t
     dropper = None
     if network is not None and network.loss_percent > 0:
         dropper = PacketDropper(out, network.make()[0])
+    if getattr(codec, "token_space", None) is None:
+        framing = "sync"  # compact framing is format version 3, which names a token space
     writer = new_writer(cast(BinaryIO, dropper or out), codec, source_rate=rate, channels=1,
-                        source_frames=known_frames, packet_tokens=packet_tokens, live=True)
+                        source_frames=known_frames, packet_tokens=packet_tokens, live=True,
+                        framing=framing)
     if dropper is not None:
-        dropper.packet_bytes = data_packet_bytes(writer.header)
+        h = writer.header
+        dropper.packet_sizes = {data_packet_bytes(h, g) for g in range(1, h.groups + 1)}
+        dropper.compact = h.framing == "compact"
+    sent = 0
+
+    def write(toks: np.ndarray) -> None:
+        nonlocal sent
+        pieces = [toks] if rungs is None else rungs.split(toks, sent, packet_tokens)
+        for piece in pieces:
+            writer.write(piece)
+        sent += toks.shape[1]
+
     try:
         with StopRequest() as stop:
-            stats = encode_live(codec, blocks(), rate, writer.write, stop)
+            stats = encode_live(codec, blocks(), rate, write, stop)
     except (AudioError, DeviceError) as err:
         raise InputProblem(str(err), name) from None
+    if dropper is not None:
+        dropper.packet_sizes = set()  # the end marker always goes out
     writer.close(num_samples=stats.frames_in)
     return StreamResult(stats, writer.packets_written,
                         None if dropper is None else dropper.dropped)
@@ -191,20 +210,23 @@ class PacketDropper:
     """A binary output that drops whole data packets as a :class:`LossModel` decides.
 
     It relies on :class:`~focalcli.container.FcsWriter` with ``flush_each_packet=True`` handing
-    over one frame per ``write`` call: a write of exactly one data packet's size that starts
-    with the data sync pattern is a data packet; everything else (header, end marker) passes.
+    over one frame per ``write`` call: a write of one data packet's size (at any rung) that
+    starts with the data sync pattern (compact framing: any, until the sizes are cleared
+    before the end marker) is a data packet; everything else (header, end marker) passes.
     """
 
     def __init__(self, stream: BinaryIO, loss: LossModel) -> None:
         self._stream = stream
         self._loss = loss
-        #: size of one data packet; set it once the writer has its header (None: drop nothing)
-        self.packet_bytes: int | None = None
+        #: sizes of a data packet; set once the writer has its header (empty: drop nothing)
+        self.packet_sizes: set[int] = set()
+        self.compact = False
         self.dropped = 0
 
     def write(self, data: bytes | memoryview) -> int:
         raw = bytes(data)
-        if len(raw) == self.packet_bytes and raw[:2] == DATA_SYNC and self._loss.lost():
+        data_packet = len(raw) in self.packet_sizes and (self.compact or raw[:2] == DATA_SYNC)
+        if data_packet and self._loss.lost():
             self.dropped += 1
             return len(raw)
         self._stream.write(raw)

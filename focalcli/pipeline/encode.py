@@ -45,7 +45,8 @@ def encode_source(codec: Any, source: Any, out: BinaryIO | None, *, name: str,
                   multichannel: bool = False, packet_tokens: int | None = None,
                   live: bool = False, keep_toks: bool = False,
                   check: Callable[[], None] | None = None,
-                  advance: Callable[[float], None] | None = None) -> EncodedSource:
+                  advance: Callable[[float], None] | None = None,
+                  rungs: Any = None) -> EncodedSource:
     """Encode an open :class:`~focalcli.audio.AudioSource` with `codec`, writing `.fcs` to `out`.
 
     The source is resampled to ``codec.sample_rate_input`` (soxr, streaming) and downmixed to
@@ -54,6 +55,8 @@ def encode_source(codec: Any, source: Any, out: BinaryIO | None, *, name: str,
     `packet_tokens`: tokens per packet (None: the container's default); `live` flushes every
     packet. `check()` is called before each block (it may raise to cancel), `advance(seconds)`
     after it. `name` names the input in errors (InputProblem, exit 3, for unreadable audio).
+    `rungs`: a :class:`~focalcli.pipeline.rungs.RungSchedule` for a ladder model (None: the
+    top rung); the kept tokens are every group, whatever was sent.
     """
     from focalcli.audio import AudioError
     from focalcli.pipeline.fcs import new_writer
@@ -75,9 +78,12 @@ def encode_source(codec: Any, source: Any, out: BinaryIO | None, *, name: str,
         nonlocal num_tokens
         if not toks.shape[1]:
             return
-        num_tokens += toks.shape[1]
         if writer is not None:
-            writer.write(toks)
+            pieces = ([toks] if rungs is None
+                      else rungs.split(toks, num_tokens, writer.header.packet_tokens))
+            for piece in pieces:
+                writer.write(piece)
+        num_tokens += toks.shape[1]
         if keep_toks:
             kept.append(toks)
 
@@ -97,8 +103,9 @@ def encode_source(codec: Any, source: Any, out: BinaryIO | None, *, name: str,
         writer.close(num_samples=frames)
     all_toks = None
     if keep_toks:
-        all_toks = (np.concatenate(kept, axis=1) if kept
-                    else np.zeros((coded_channels, 0), dtype=np.int64))
+        groups = int(codec.num_groups)
+        empty = (coded_channels, 0, groups) if groups > 1 else (coded_channels, 0)
+        all_toks = (np.concatenate(kept, axis=1) if kept else np.zeros(empty, dtype=np.int64))
     return EncodedSource(rate, coded_channels, frames, num_tokens, all_toks)
 
 

@@ -30,12 +30,15 @@ from focalcli.errors import InputProblem, StreamInvalid, describe_os_error
 
 
 def new_writer(out: BinaryIO, codec: Any, *, source_rate: int, channels: int,
-               source_frames: int | None, packet_tokens: int | None, live: bool) -> FcsWriter:
+               source_frames: int | None, packet_tokens: int | None, live: bool,
+               framing: str = "sync") -> FcsWriter:
     """An FcsWriter for tokens of `codec` from audio at `source_rate` Hz.
 
     `source_frames`: the source length (samples per channel at `source_rate`) if known up
     front (then the header carries it, so a truncated file still knows its duration); `live`
-    flushes every packet (pipes).
+    flushes every packet (pipes). A ladder model's header carries its groups (format
+    version 3); `framing` "compact" (live links, version 3) drops the sync words
+    (docs/fcs-format.md, 2.7).
     """
     kwargs: dict[str, Any] = {}
     if packet_tokens is not None:
@@ -48,7 +51,8 @@ def new_writer(out: BinaryIO, codec: Any, *, source_rate: int, channels: int,
         bits_per_token=codec.bits_per_token, token_rate=codec.token_rate,
         sample_rate_input=codec.sample_rate_input, sample_rate_output=codec.sample_rate_output,
         channels=channels, source_sample_rate=source_rate, num_samples=source_frames,
-        metadata={}, token_space=getattr(codec, "token_space", None), **kwargs)
+        metadata={}, token_space=getattr(codec, "token_space", None),
+        groups=int(getattr(codec, "num_groups", 1)), framing=framing, **kwargs)
     return FcsWriter(out, header, flush_each_packet=live)
 
 
@@ -183,7 +187,8 @@ class TokenStream:
 
     def blocks(self, chunk_tokens: int = 1,
                num_tokens: Callable[[int], int] | None = None) -> Iterator[np.ndarray]:
-        """int64 (channels, k) blocks in stream order, -1 where tokens were lost.
+        """int64 (channels, k) blocks in stream order, -1 where tokens were lost; a ladder
+        stream gives (channels, k, groups), -1 also in the groups a packet did not carry.
 
         At the end, when the length is known, -1 fills the stream up to the tokens the encoder
         gives for it, rounded up to whole `chunk_tokens`: `num_tokens(num_samples)` (the
@@ -197,7 +202,8 @@ class TokenStream:
                     self.damages.append(replace(item, token_start=item.token_start
                                                 + self._offset))
                     produced += item.token_count
-                    yield from _lost_blocks(h.channels, item.token_count, chunk_tokens)
+                    yield from _lost_blocks(h.channels, item.token_count, chunk_tokens,
+                                            h.groups)
                     continue
                 toks = item.toks
                 produced += toks.shape[1]
@@ -212,7 +218,7 @@ class TokenStream:
                 needed = math.ceil(self.num_samples * h.token_rate / h.sample_rate_input)
             needed = -(-needed // chunk_tokens) * chunk_tokens
             if produced < needed:
-                yield from _lost_blocks(h.channels, needed - produced, chunk_tokens)
+                yield from _lost_blocks(h.channels, needed - produced, chunk_tokens, h.groups)
 
     def describe_damage(self) -> str:
         return describe_damage(self.damages, self.header, self._reader.stated_num_samples)
@@ -231,6 +237,7 @@ def check_header_for_codec(header: FcsHeader, codec: Any, name: str) -> None:
         ("token rate", Fraction(*header.token_rate_fraction), model_rate),
         ("input sample rate", header.sample_rate_input, int(codec.sample_rate_input)),
         ("output sample rate", header.sample_rate_output, int(codec.sample_rate_output)),
+        ("tokens per frame", header.groups, int(getattr(codec, "num_groups", 1))),
     )
     for label, got, wanted in checks:
         if got != wanted:
@@ -257,11 +264,14 @@ def unplayed_rest(reader: FcsReader) -> str | None:
             "played: `focal decode` decodes them all")
 
 
-def _lost_blocks(channels: int, count: int, chunk_tokens: int) -> Iterator[np.ndarray]:
-    """`count` lost tokens per channel as -1 blocks of at most about FILL_BLOCK_TOKENS."""
+def _lost_blocks(channels: int, count: int, chunk_tokens: int,
+                 groups: int = 1) -> Iterator[np.ndarray]:
+    """`count` lost tokens per channel as -1 blocks of at most about FILL_BLOCK_TOKENS
+    ((channels, k, groups) for a ladder stream)."""
     step = max(chunk_tokens, FILL_BLOCK_TOKENS // chunk_tokens * chunk_tokens)
     for start in range(0, count, step):
-        yield np.full((channels, min(step, count - start)), LOST_TOKEN, dtype=np.int64)
+        shape: tuple[int, ...] = (channels, min(step, count - start))
+        yield np.full(shape + ((groups,) if groups > 1 else ()), LOST_TOKEN, dtype=np.int64)
 
 
 def source_to_input_samples(header: FcsHeader, source_samples: int | None) -> int | None:

@@ -25,7 +25,8 @@ DECODE_BLOCK_SECONDS = 10.0
 
 
 class StreamEncoder:
-    """float32 (channels, n) at `source_rate` Hz -> int64 tokens (coded_channels, k).
+    """float32 (channels, n) at `source_rate` Hz -> int64 tokens (coded_channels, k); a ladder
+    model gives every group, (coded_channels, k, G) (a sender keeps the first g of them).
 
     coded_channels: 1, or `channels` with `multichannel`. frames_in: samples per channel
     pushed so far, at `source_rate`.
@@ -49,7 +50,9 @@ class StreamEncoder:
         self._flushed = False
 
     def _empty(self) -> np.ndarray:
-        return np.zeros((self.coded_channels, 0), dtype=np.int64)
+        groups = int(self.codec.num_groups)
+        shape = (self.coded_channels, 0, groups) if groups > 1 else (self.coded_channels, 0)
+        return np.zeros(shape, dtype=np.int64)
 
     def _code(self, sig: np.ndarray) -> np.ndarray:
         if self._session is None:
@@ -99,7 +102,9 @@ class StreamEncoder:
 
 
 class StreamDecoder:
-    """int64 tokens (channels, k), negative = lost -> float32 (channels, m) audio.
+    """int64 tokens (channels, k), negative = lost -> float32 (channels, m) audio. A ladder
+    model takes (channels, k, g), g <= G, at any rung from push to push (negative groups: not
+    sent).
 
     The audio is at ``codec.sample_rate_output`` Hz, or resampled to `out_rate`. A causal
     decoder returns the audio of every complete chunk as it is pushed; cut the total to

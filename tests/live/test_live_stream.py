@@ -18,18 +18,19 @@ from live_testutil import Focal, error_lines, speechlike
 def test_stream_over_a_file_gives_the_bytes_of_encode(focal: Focal, speech_wav: Path,
                                                       packet_ms: str) -> None:
     streamed = focal("stream", "-i", speech_wav, "--packet-ms", packet_ms,
-                     "--precision", "fp32").stdout
+                     "--precision", "fp32", "--framing", "sync").stdout
     focal("encode", speech_wav, "e.fcs", "--packet-ms", packet_ms)
     assert streamed == (focal.cwd / "e.fcs").read_bytes()
     focal("stream", "-i", speech_wav, "-o", "s.fcs", "--packet-ms", packet_ms,
-          "--precision", "fp32")
+          "--precision", "fp32", "--framing", "sync")
     assert (focal.cwd / "s.fcs").read_bytes() == streamed
 
 
 def test_stream_over_a_resampled_stereo_file_gives_the_bytes_of_encode(focal: Focal) -> None:
     sig = speechlike(44100, 1.3)
     sf.write(focal.cwd / "st.flac", np.stack([sig, 0.5 * sig], axis=1), 44100)
-    streamed = focal("stream", "-i", "st.flac", "--packet-ms", "80", "--precision", "fp32").stdout
+    streamed = focal("stream", "-i", "st.flac", "--packet-ms", "80", "--precision", "fp32",
+                     "--framing", "sync").stdout
     focal("encode", "st.flac", "e.fcs", "--packet-ms", "80")
     assert streamed == (focal.cwd / "e.fcs").read_bytes()
 
