@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from focalcli.corpus.manifest import STATUS_ERROR, ManifestRow
+from focalcli.corpus.plan import remove_stale_parts
 from focalcli.corpus.work import EncodeSpec, FileEncoder, FileResult
 from focalcli.errors import ExitCode, FocalError
 from focalcli.pipeline.jobs import Job
@@ -214,6 +215,7 @@ class RayPool:
                     result: FileResult = ray.get(ref)
                 except actor_error:
                     self._replace(index, generation)
+                    remove_stale_parts(job.dst)  # what the dead worker was writing
                     if tries + 1 >= MAX_TRIES:
                         yield self._died(job, tries + 1)
                     else:

@@ -34,7 +34,9 @@ class _Ref:
         if self.actor.dead:
             raise _ActorDied()
         if "poison" in self.src:  # this file takes its worker down (think: out of memory)
-            self.actor.dead = True
+            self.actor.dead = True  # halfway through writing its output
+            dst = Path(self.dst)
+            (dst.parent / f".{dst.name}.x{self.actor.pid}.part").write_bytes(b"half")
             raise _ActorDied()
         Path(self.dst).write_bytes(b"coded")
         return FileResult(ManifestRow(self.src, self.dst, STATUS_OK, bytes=5,
@@ -119,6 +121,7 @@ def test_a_file_that_kills_its_worker_becomes_an_error(monkeypatch: pytest.Monke
     assert pool.worker_deaths == ray_pool.MAX_TRIES
     assert len(fake.actors) == 2 + ray_pool.MAX_TRIES  # every death: a new worker
     assert all(a.dead for a in fake.actors)  # and close() stops them all
+    assert not list(tmp_path.glob("*.part"))  # what the dead workers were writing is gone
 
 
 @pytest.mark.parametrize(("address", "loopback"), [
