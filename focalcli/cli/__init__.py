@@ -25,14 +25,28 @@ def _terminate(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+def ray_without_address(args: list[str]) -> list[str]:
+    """`focal encode ... --ray` with no address (last, or followed by another option) means
+    a local cluster: ``--ray local``. Click options take a value or not, never maybe."""
+    if "encode" not in args or "--ray" not in args:
+        return args
+    out = list(args)
+    for i in range(len(out) - 1, -1, -1):
+        if out[i] == "--ray" and (i + 1 == len(out) or (out[i + 1].startswith("-")
+                                                         and out[i + 1] != "-")):
+            out.insert(i + 1, "local")
+    return out
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the command line with `argv` (default: sys.argv[1:]) and return the exit status."""
     import typer
     from typer import _click as click
 
     command = typer.main.get_command(app)
+    args = ray_without_address(list(sys.argv[1:] if argv is None else argv))
     try:
-        result = command.main(args=argv, prog_name="focal", standalone_mode=False)
+        result = command.main(args=args, prog_name="focal", standalone_mode=False)
         code = result if isinstance(result, int) else ExitCode.OK
     except click.exceptions.NoArgsIsHelpError as err:
         err.show()

@@ -74,10 +74,10 @@ def encode(
     threads: Threads = None,
     precision: Precision = FILE_PRECISION,
     ray: Annotated[str | None, typer.Option(
-        "--ray", metavar="ADDRESS", show_default=False,
-        help="Code a corpus on Ray workers: 'local' starts a cluster on this machine; 'auto' "
-             "or ray://HOST:PORT joins a running one. -j: workers (default: one per CPU). "
-             "Needs pip install 'focalcli[ray]'.")] = None,
+        "--ray", metavar="[ADDRESS]", show_default=False,
+        help="Code a corpus on Ray workers: no ADDRESS (or 'local') starts a cluster on this "
+             "machine; 'auto' or ray://HOST:PORT joins a running one. -j: workers (default: "
+             "one per CPU). Needs pip install 'focalcli[ray]'.")] = None,
     shard: Annotated[str | None, typer.Option(
         "--shard", metavar="K/N",
         help="Code only share K of N (1 <= K <= N): every N-th file of the sorted list, for "

@@ -120,3 +120,27 @@ def test_remove_stale_parts(tmp_path: Path) -> None:
     (tmp_path / "a.fcs.part").write_bytes(b"not ours")
     assert remove_stale_parts(str(dst)) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == [".b.fcs.x1y2.part", "a.fcs.part"]
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["encode", "c", "-d", "o", "--ray"], ["encode", "c", "-d", "o", "--ray", "local"]),
+    (["encode", "c", "--ray", "-d", "o"], ["encode", "c", "--ray", "local", "-d", "o"]),
+    (["encode", "c", "--ray", "auto", "-d", "o"], ["encode", "c", "--ray", "auto", "-d", "o"]),
+    (["encode", "--ray=ray://h:1", "c"], ["encode", "--ray=ray://h:1", "c"]),
+    (["decode", "x.fcs", "--ray"], ["decode", "x.fcs", "--ray"]),  # not encode: left to click
+])
+def test_ray_without_an_address_is_a_local_cluster(args: list[str], expected: list[str]) -> None:
+    from focalcli.cli import ray_without_address
+
+    assert ray_without_address(args) == expected
+
+
+def test_ray_last_on_the_command_line_is_accepted(tmp_path: Path) -> None:
+    """`--ray` with no address gets as far as the next check (here a bad --format)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "focalcli", "encode", str(tmp_path), "-d",
+                           str(tmp_path / "o"), "--format", "wav", "--ray"],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 2 and "--format" in proc.stderr and "requires" not in proc.stderr
