@@ -7,9 +7,9 @@ command on one file: its wall time is the start-up (Python, torch, model load; f
 connecting and starting the workers), and ``(N - 1) / (wall - start-up)`` the steady rate
 a long corpus approaches. The Ray runs join one local cluster started here first (its
 start-up is printed apart; `--ray local` would pay it on every run). Then the encoder's CPU
-cost per second of audio, for the bundled model and for the official 4k causal architecture
+cost per second of audio, for every bundled model and every catalogued official architecture
 (random weights: the same arithmetic as the real ones), and what tokenizing a 60,000-hour
-corpus costs in CPU-hours at that rate.
+corpus costs in CPU-hours at that rate (`--cost-only`: that table alone).
 
     nice -n 5 python bench/bench_corpus.py                 # 40 files, all four runs
 
@@ -35,7 +35,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEECH = ROOT.parent / "shared" / "data" / "speech"
-CONFIG_4K = ROOT / "tests" / "model" / "configs" / "50hz_4k_causal.json"
 CORPUS_HOURS = 60_000
 #: a run that takes longer than this is a hang, not a figure
 RUN_TIMEOUT_S = 1800
@@ -109,7 +108,12 @@ def main() -> None:
     ap.add_argument("--no-ray", action="store_true", help="only the local -j runs")
     ap.add_argument("--rtf-seconds", type=float, default=20.0,
                     help="seconds of speech for the encoder CPU cost")
+    ap.add_argument("--cost-only", action="store_true",
+                    help="only the encoder CPU cost table, no corpus runs")
     args = ap.parse_args()
+    if args.cost_only:
+        cost(args.speech, args.rtf_seconds)
+        return
     env = dict(os.environ, FOCAL_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
                HF_HUB_OFFLINE="1")
     env.pop("FOCAL_MODEL", None)
@@ -162,23 +166,53 @@ def main() -> None:
     cost(args.speech, args.rtf_seconds)
 
 
+def official_configs() -> dict[str, dict]:
+    """Full-size configs of the catalogued official models (random weights: the same
+    arithmetic): the shared spec's, and the 25 / 12.5 Hz ones as the 50 Hz non-causal model
+    with the compressor's downscale_factors [1, 1, 2] / [1, 2, 2] (mirrored on the way up)."""
+    folder = ROOT / "tests" / "model" / "configs"
+    configs = {f"focalcodec_{stem}": json.loads((folder / f"{stem}.json").read_text())
+               for stem in ("50hz_2k_causal", "50hz_4k_causal", "50hz_65k_causal")}
+    base = json.loads((folder / "50hz_noncausal.json").read_text())
+    configs["focalcodec_50hz"] = base
+    for name, factors in (("focalcodec_25hz", [1, 1, 2]), ("focalcodec_12_5hz", [1, 2, 2])):
+        config = json.loads(json.dumps(base))
+        config["compressor_config"]["downscale_factors"] = factors
+        config["decompressor_config"]["upscale_factors"] = factors[::-1]
+        configs[name] = config
+    return configs
+
+
 def cost(speech: Path, seconds: float) -> None:
-    """Encoder CPU seconds per audio second and the CPU-hours of a 60,000-hour corpus."""
+    """Encoder CPU seconds per audio second and the CPU-hours of a 60,000-hour corpus, for
+    every bundled model and every catalogued official one (fp32, and the streaming default
+    precision for the causal 4k model)."""
     import torch
 
     from focalcli.model import load_codec
     from focalcli.model.codec import FocalCodec
+    from focalcli.model.precision import apply_precision
+    from focalcli.model.registry import bundled_names
 
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    bundled = load_codec(None)
-    big = FocalCodec(json.loads(CONFIG_4K.read_text())).eval()
-    print(f"\nencoder CPU cost, 1 thread, {seconds:.0f} s of dev speech, offline encode:")
-    print(f"{'model':<34}{'CPU s / audio s':>16}{'CPU-h for 60k h':>17}")
-    for name, codec in ((f"{bundled.name} (bundled)", bundled),
-                        ("focalcodec_50hz_4k_causal (arch.)", big)):
+    print(f"\nencoder CPU cost, 1 thread, {seconds:.0f} s of dev speech, offline encode "
+          f"(load average {os.getloadavg()[0]:.1f}):")
+    print(f"{'model':<40}{'CPU s / audio s':>16}{'CPU-h for 60k h':>17}")
+    rows: list[tuple[str, object]] = [(f"{n} (bundled)", None) for n in bundled_names()]
+    rows += [(f"{n} (arch.)", c) for n, c in official_configs().items()]
+    rows.append(("focalcodec_50hz_4k_causal (arch., mixed)", "mixed"))
+    for name, what in rows:
+        if what is None:
+            codec = load_codec(name.split(" ")[0])
+        elif what == "mixed":
+            codec = FocalCodec(official_configs()["focalcodec_50hz_4k_causal"]).eval()
+            codec = apply_precision(codec, "mixed")
+        else:
+            codec = FocalCodec(what).eval()  # type: ignore[arg-type]
         rtf = encoder_cpu_per_audio_s(codec, speech, seconds)
-        print(f"{name:<34}{rtf:>16.4f}{rtf * CORPUS_HOURS:>17,.0f}")
+        print(f"{name:<40}{rtf:>16.4f}{rtf * CORPUS_HOURS:>17,.0f}", flush=True)
+        del codec
 
 
 if __name__ == "__main__":

@@ -141,6 +141,7 @@ class _Parsed:
     total_tokens: int | None = None  # set for the end marker only
     num_samples: int | None = None
     groups: int = 1
+    duplicate: bool = False  # compact framing: an exact copy of a recent packet
 
 
 class FcsReader:
@@ -449,7 +450,9 @@ class FcsReader:
         copy = self._copy_at(0, self._recent)
         if copy is not None:
             seq, groups = self._recent_ids[copy]
-            return self._compact_parsed(seq, groups)
+            parsed = self._compact_parsed(seq, groups)
+            parsed.duplicate = True
+            return parsed
         wide = self._skipped >= COMPACT_FORWARD_WINDOW * self.data_packet_bytes
         for g in sorted(self._rungs, key=lambda r: r != self._rung):
             seqs = self._compact_seqs(0, g)
@@ -619,7 +622,7 @@ class FcsReader:
         """Consume an intact packet, update the state, queue damage (if any) and the packet."""
         h = self.header
         n_toks = parsed.toks.shape[1]
-        if self._from_the_past(parsed):
+        if parsed.duplicate or self._from_the_past(parsed):
             self._inp.consume(parsed.size)
             self.stats.bytes_read = self._inp.offset - self._start
             self.stats.packets_duplicate += 1

@@ -373,3 +373,15 @@ def test_compact_framing_is_for_small_packets() -> None:
     with pytest.raises(FcsValueError, match="compact framing takes packets of at most 1024"):
         ladder_header("compact", packet_tokens=200)  # 4 x 200 x 12 bits = 1200 bytes
     assert ladder_header("sync", packet_tokens=200).framing == "sync"  # type: ignore[attr-defined]
+
+
+def test_compact_duplicate_after_garbage_is_still_a_duplicate() -> None:
+    data, _ = live([1] * 8)
+    head, body, end = split(data)
+    # more junk than 254 packets of 7 bytes could hold (so not a wrap of sequence numbers),
+    # less than 256 (so no wrap of lost packets either)
+    junk = bytes(np.random.default_rng(9).integers(0, 256, 1785, dtype=np.uint8))
+    got = head + b"".join(body[:5]) + junk + body[3] + b"".join(body[5:]) + end
+    kinds = [d.kind for d in damages(got)]
+    assert "duplicate" in kinds and not any(d.loses_tokens for d in damages(got)), damages(got)
+    assert len(packets(got)) == len(packets(data))
