@@ -68,7 +68,9 @@ class RungSchedule:
     changes: list[tuple[float, int]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     _offset: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # reentrant: a signal handler (SIGUSR1/2 in `focal stream`) may step while the main thread
+    # is inside groups_at
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     @classmethod
     def parse(cls, codec: Any, text: str | None) -> RungSchedule:

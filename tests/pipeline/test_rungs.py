@@ -66,3 +66,20 @@ def test_live_steps_are_clamped_to_the_ladder() -> None:
     assert schedule.groups_at(0) == 4
     assert [schedule.step(-1) for _ in range(4)] == [2, 1, 1, 1]
     assert schedule.step(+1) == 2 and schedule.step(+5) == 4
+
+
+def test_a_step_from_a_signal_handler_inside_groups_at_does_not_deadlock() -> None:
+    """SIGUSR1/2 run their handler in the main thread, possibly while it holds the lock."""
+    import threading
+
+    schedule = RungSchedule.parse(ladder(), None)
+    got: list[int] = []
+
+    def reenter() -> None:
+        with schedule._lock:  # as groups_at does when the signal arrives
+            got.append(schedule.step(-1))
+
+    worker = threading.Thread(target=reenter, daemon=True)
+    worker.start()
+    worker.join(timeout=5)
+    assert not worker.is_alive() and got == [2]
