@@ -34,21 +34,8 @@ from typing import Any
 
 import numpy as np
 
-
-def load_any(source: str) -> Any:
-    """FocalCodec in eval mode from a checkpoint (.pt or run folder) or a model source."""
-    p = Path(source)
-    if p.suffix == ".pt" or (p.is_dir() and (p / "last.pt").is_file()):
-        from focalcli.model.codec import FocalCodec
-        from focalcli.train.export import load_checkpoint
-
-        state = load_checkpoint(p)
-        codec = FocalCodec(state["config"]["model"])
-        codec.load_state_dict(state["model"])
-        return codec.eval()
-    from focalcli.model.loading import load_codec
-
-    return load_codec(source)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from train_eval import load_any  # noqa: E402
 
 
 def sig_to_rung_toks(codec: Any, sig: np.ndarray) -> np.ndarray:

@@ -522,47 +522,6 @@ class FcsReader:
 
     def _parse_end(self) -> _Parsed | None:
         h = self.header
-        if h.version >= 3:
-            return self._parse_end_v3()
-        try:
-            got_total = read_varint(self._inp, PACKET_PREFIX_BYTES)
-            if got_total is None:
-                return None
-            total, pos = got_total
-            got_samples = read_varint(self._inp, pos)
-            if got_samples is None:
-                return None
-            samples_code, pos = got_samples
-        except ValueError:  # malformed varint
-            return None
-        tail = total % h.packet_tokens
-        size = pos + bitpack.packed_size(tail * h.channels, h.bits_per_token) + CRC_BYTES
-        raw = self._checked(size)
-        if raw is None:
-            return None
-        seq = raw[2]
-        # The end marker is trusted only if it agrees with what came before: its sequence number
-        # counts the data packets, and the data packets it implies were lost fit the evidence.
-        n_data = (total - tail) // h.packet_tokens
-        lost = n_data - self._next_token // h.packet_tokens
-        if seq != n_data % SEQ_MODULUS or not 0 <= lost <= self._max_lost(seq):
-            return None
-        # Its sample count must fit in its tokens (up to one token of rounding): a count the
-        # tokens cannot justify is as inconsistent as a wrong total.
-        num_samples = decode_optional_count(samples_code)
-        if num_samples is not None and tokens_for_samples(h, num_samples) > total + 1:
-            return None
-        toks = bitpack.unpack(raw[pos:], h.bits_per_token, tail * h.channels)
-        return _Parsed(
-            seq=seq,
-            toks=toks.reshape(h.channels, tail),
-            size=size,
-            total_tokens=total,
-            num_samples=num_samples,
-        )
-
-    def _parse_end_v3(self) -> _Parsed | None:
-        h = self.header
         found = self._end_at(0)
         if found is None:
             return None
