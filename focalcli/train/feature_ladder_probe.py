@@ -1,0 +1,301 @@
+"""Probe (c) of issues 13 and 14: a learned bitrate ladder over FARGAN's features.
+
+Probe (a) put FARGAN behind v6's tokens and lost words: those tokens were trained for v6's
+decoder and carry little of the fine envelope or the pitch. This probe learns the tokens for
+FARGAN instead. A causal encoder reads the 2 x 20 LPCNet features of each 20 ms token (what
+Opus's ``dump_data`` extracts; a product encoder has to compute them from audio itself), a
+grouped binary spherical quantizer (``focalcli.model.bsq``, 4 nested groups of 12 bits) makes
+the tokens, and a causal decoder regresses the features back, which FARGAN turns into speech.
+Every step trains every rung (1, 2 and 4 groups: 0.6, 1.2 and 2.4 kbit/s) on the same batch,
+so one set of weights serves the ladder. The loss is the feature regression of probe (a), so
+training needs no vocoder in the loop: about 0.1 CPU s per step.
+
+    python -m focalcli.train.vocoder_probe cache          # features: ~/.cache/focal/lpcnet-feats
+    python -m focalcli.train.feature_ladder_probe train --run NAME [--steps N] [--delay-tokens D]
+    python -m focalcli.train.feature_ladder_probe decode --run NAME --rung G --out DIR
+
+``train`` is resumable (``~/.cache/focal/runs/NAME/last.pt``). ``decode`` writes one 16 kHz WAV
+per dev file for ``eval_codec.py --dec-dir``. Exit codes: 0 done, 1 bad input or a missing
+prerequisite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from focalcli.model.bsq import BinarySphericalQuantizer
+from focalcli.train.vocoder_probe import (
+    FRAMES_PER_TOKEN,
+    NB_FEATURES,
+    RUNS,
+    ProbeError,
+    feats_to_wav,
+    load_fargan,
+    load_split,
+    manifest,
+)
+
+TOKEN_FEATURES = FRAMES_PER_TOKEN * NB_FEATURES  # 40 values per 20 ms token
+RUNG_GROUPS = (1, 2, 4)
+
+
+class CausalBlock(nn.Module):
+    """(B, T, in_dim) -> (B, T, out_dim): linear, GELU, causal convolution over ``kernel``
+    steps, GRU, and a linear output of GRU and convolution. State: (convolution context
+    (B, dim, kernel - 1), GRU state (1, B, gru_dim))."""
+
+    def __init__(self, in_dim: int, out_dim: int, dim: int, gru_dim: int, kernel: int = 3
+                 ) -> None:
+        super().__init__()
+        self.kernel = kernel
+        self.in_proj = nn.Linear(in_dim, dim)
+        self.conv = nn.Conv1d(dim, dim, kernel)
+        self.gru = nn.GRU(dim, gru_dim, batch_first=True)
+        self.out = nn.Linear(gru_dim + dim, out_dim)
+
+    def forward(self, x: Tensor, state: tuple[Tensor, Tensor] | None = None
+                ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        h = nn.functional.gelu(self.in_proj(x)).transpose(1, 2)
+        ctx = h.new_zeros(h.shape[0], h.shape[1], self.kernel - 1) if state is None else state[0]
+        h = torch.cat([ctx, h], dim=2)
+        new_ctx = h[:, :, h.shape[2] - (self.kernel - 1) :]
+        c = nn.functional.gelu(self.conv(h)).transpose(1, 2)
+        g, hidden = self.gru(c, None if state is None else state[1])
+        return self.out(torch.cat([g, c], dim=-1)), (new_ctx, hidden)
+
+
+class FeatureLadderCodec(nn.Module):
+    """FARGAN features per token (B, T, 40) <-> grouped tokens (B, T, G), causal.
+
+    ``encode`` gives the unquantised, group-normalised latents (B, T, G * 12) or, with
+    ``quantise``, the codes; ``decode`` takes codes of the first g groups (B, T, g * 12) and
+    returns standardised features (B, T, 40), output token t describing input token
+    t - ``delay_tokens``. ``mean`` / ``std`` buffers map standardised features back.
+    """
+
+    def __init__(self, dim: int = 256, gru_dim: int = 384, bits: int = 12, groups: int = 4,
+                 delay_tokens: int = 0) -> None:
+        super().__init__()
+        self.delay_tokens = delay_tokens
+        self.bsq = BinarySphericalQuantizer(2**bits, groups)
+        self.encoder = CausalBlock(TOKEN_FEATURES, self.bsq.latent_dim, dim, dim)
+        self.decoder = CausalBlock(self.bsq.latent_dim, TOKEN_FEATURES, dim, gru_dim)
+        self.register_buffer("mean", torch.zeros(TOKEN_FEATURES))
+        self.register_buffer("std", torch.ones(TOKEN_FEATURES))
+        self.mean: Tensor
+        self.std: Tensor
+
+    def encode(self, feats: Tensor) -> Tensor:
+        """Raw features (B, T, 40) -> group-normalised latents (B, T, G * D)."""
+        lats, _ = self.encoder((feats - self.mean) / self.std)
+        return self.bsq.normalize(lats)
+
+    def quantise(self, lats: Tensor) -> Tensor:
+        """Latents -> codes, with a straight-through gradient."""
+        codes = self.bsq.lats_to_codes(lats)
+        return lats + (codes - lats).detach()
+
+    def decode(self, codes: Tensor) -> Tensor:
+        """Codes of the first g groups (B, T, g * D) -> standardised features (B, T, 40)."""
+        y, _ = self.decoder(self.bsq.pad_codes(codes))
+        return y
+
+    def to_features(self, y: Tensor) -> Tensor:
+        """Standardised (B, T, 40) -> FARGAN features (B, 2 T, 20)."""
+        f = y * self.std + self.mean
+        return f.reshape(f.shape[0], -1, NB_FEATURES)
+
+
+def feature_weights(std: Tensor) -> Tensor:
+    """Per-value loss weights (40,): cepstral errors half by the coefficient's variance, half
+    standardised (as probe (a)); pitch x4, since FARGAN's excitation follows it directly."""
+    w = torch.ones(NB_FEATURES)
+    var = std.reshape(FRAMES_PER_TOKEN, NB_FEATURES)[:, :18].mean(0) ** 2
+    w[:18] = 0.5 + 0.5 * var / var.mean()
+    w[18] = 4.0
+    return w.repeat(FRAMES_PER_TOKEN)
+
+
+def ladder_loss(codec: FeatureLadderCodec, feats: Tensor, weights: Tensor
+                ) -> tuple[Tensor, list[float]]:
+    """Raw features (B, T + D, 40) -> (summed loss over the rungs, per-rung weighted MSE)."""
+    D = codec.delay_tokens
+    codes = codec.quantise(codec.encode(feats))
+    target = (feats[:, : feats.shape[1] - D] - codec.mean) / codec.std
+    bits = codec.bsq.dim
+    # All rungs in one decoder call (batch R x B): bigger matrix products, the same sums.
+    width = codes.shape[-1]
+    masks = [torch.arange(width) < g * bits for g in RUNG_GROUPS]
+    y = codec.decode(torch.cat([codes * m.to(codes.dtype) for m in masks]))[:, D:]
+    mse = ((y - target.repeat(len(RUNG_GROUPS), 1, 1)) ** 2 * weights)
+    per_rung_t = mse.unflatten(0, (len(RUNG_GROUPS), -1)).mean(dim=(1, 2, 3))
+    total = per_rung_t.sum()
+    per_rung = [float(v) for v in per_rung_t.detach()]
+    return total, per_rung
+
+
+def train(run: str, steps: int, delay_tokens: int, seq_tokens: int = 150, batch: int = 16,
+          lr: float = 1e-3, dim: int = 256, gru_dim: int = 384) -> None:
+    torch.set_num_threads(1)
+    data = load_split("train")
+    dev = load_split("dev")
+    feats = torch.from_numpy(data["feats"]).float()
+    offsets = data["offsets"]
+    run_dir = RUNS / run
+    run_dir.mkdir(parents=True, exist_ok=True)
+    codec = FeatureLadderCodec(dim, gru_dim, delay_tokens=delay_tokens)
+    codec.mean.copy_(feats.mean(0))
+    codec.std.copy_(feats.std(0).clamp_min(1e-3))
+    weights = feature_weights(codec.std)
+    opt = torch.optim.AdamW(codec.parameters(), lr=lr, weight_decay=1e-4)
+    step = 0
+    last = run_dir / "last.pt"
+    if last.exists():
+        ck = torch.load(last, weights_only=True)
+        codec.load_state_dict(ck["codec"])
+        opt.load_state_dict(ck["opt"])
+        step = int(ck["step"])
+        print(f"resumed {last} at step {step}", file=sys.stderr)
+    rng = np.random.default_rng(step)
+    lengths = np.diff(offsets)
+    ok = np.nonzero(lengths > seq_tokens + delay_tokens)[0]
+    t0 = time.time()
+    while step < steps:
+        files = rng.choice(ok, batch)
+        starts = [offsets[f] + rng.integers(0, lengths[f] - seq_tokens - delay_tokens)
+                  for f in files]
+        x = torch.stack([feats[s : s + seq_tokens + delay_tokens] for s in starts])
+        loss, per_rung = ladder_loss(codec, x, weights)
+        for gr in opt.param_groups:
+            gr["lr"] = lr * min(1.0, (step + 1) / 200) * (0.05 + 0.95 * (1 - step / steps))
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(codec.parameters(), 1.0)
+        opt.step()
+        step += 1
+        if step % 250 == 0 or step == steps:
+            dev_rungs, usage = evaluate(codec, dev, weights)
+            print(f"step {step} train {' '.join(f'{v:.3f}' for v in per_rung)} dev "
+                  f"{' '.join(f'{v:.3f}' for v in dev_rungs)} group-0 codes used {usage} "
+                  f"({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
+            ck = {"codec": codec.state_dict(), "opt": opt.state_dict(), "step": step,
+                  "delay_tokens": delay_tokens, "dim": dim, "gru_dim": gru_dim}
+            torch.save(ck, run_dir / "tmp.pt")
+            (run_dir / "tmp.pt").replace(last)
+
+
+@torch.no_grad()
+def evaluate(codec: FeatureLadderCodec, dev: dict[str, np.ndarray], weights: Tensor
+             ) -> tuple[list[float], int]:
+    """-> (per-rung weighted MSE on dev, distinct group-0 tokens used on dev)."""
+    feats = torch.from_numpy(dev["feats"]).float()
+    offsets = dev["offsets"]
+    D = codec.delay_tokens
+    totals = [0.0] * len(RUNG_GROUPS)
+    count = 0
+    toks = []
+    bits = codec.bsq.dim
+    for a, b in zip(offsets[:-1], offsets[1:], strict=True):
+        x = feats[a:b][None]
+        codes = codec.bsq.lats_to_codes(codec.encode(x))
+        toks.append(codec.bsq.codes_to_toks(codes)[0, :, 0])
+        target = (x[:, : x.shape[1] - D] - codec.mean) / codec.std
+        for i, g in enumerate(RUNG_GROUPS):
+            y = codec.decode(codes[..., : g * bits])[:, D:]
+            totals[i] += float(((y - target) ** 2 * weights).sum())
+        count += target.numel()
+    return [t / max(count, 1) for t in totals], int(torch.cat(toks).unique().numel())
+
+
+def load_run(run: str) -> FeatureLadderCodec:
+    path = RUNS / run / "last.pt"
+    if not path.exists():
+        raise ProbeError(f"{path} missing: train first")
+    ck = torch.load(path, weights_only=True)
+    codec = FeatureLadderCodec(int(ck["dim"]), int(ck["gru_dim"]),
+                               delay_tokens=int(ck["delay_tokens"]))
+    codec.load_state_dict(ck["codec"])
+    return codec.eval()
+
+
+@torch.no_grad()
+def decode(run: str, rung: int, out: Path, limit: int) -> None:
+    import soundfile as sf
+
+    from focalcli.train.data import read_audio
+
+    torch.set_num_threads(1)
+    codec = load_run(run)
+    if rung not in RUNG_GROUPS:
+        raise ProbeError(f"--rung {rung}: expected one of {RUNG_GROUPS} groups")
+    fargan = load_fargan()
+    dev = load_split("dev")
+    names = [str(n) for n in dev["names"]]
+    offsets = dev["offsets"]
+    by_name = {n: (int(a), int(b)) for n, a, b in zip(names, offsets[:-1], offsets[1:],
+                                                         strict=True)}
+    feats_all = torch.from_numpy(dev["feats"]).float()
+    out.mkdir(parents=True, exist_ok=True)
+    files = manifest("dev")[: limit or None]
+    D = codec.delay_tokens
+    t_codec = t_voc = audio_s = 0.0
+    bits = codec.bsq.dim
+    for path in files:
+        sig = read_audio(path)
+        a, b = by_name[f"{path.parent.name}/{path.name}"]
+        x = feats_all[a:b][None]
+        t0 = time.perf_counter()
+        codes = codec.bsq.lats_to_codes(codec.encode(nn.functional.pad(x, (0, 0, 0, D))))
+        y = codec.decode(codes[..., : rung * bits])[:, D:]
+        feats = codec.to_features(y)[0].numpy()
+        t_codec += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        wav = feats_to_wav(fargan, feats, len(sig))
+        t_voc += time.perf_counter() - t0
+        audio_s += len(sig) / 16000
+        name = path.stem + ".wav"
+        sf.write(out / f".{name}.tmp.wav", wav, 16000, subtype="PCM_16")
+        (out / f".{name}.tmp.wav").replace(out / name)
+    print(f"{len(files)} files to {out}; codec {t_codec / audio_s:.4f} s/s, "
+          f"FARGAN {t_voc / audio_s:.4f} s/s", file=sys.stderr)
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="python -m focalcli.train.feature_ladder_probe",
+                                 description="a learned bitrate ladder over FARGAN's features")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("train")
+    t.add_argument("--run", default="feature-ladder")
+    t.add_argument("--steps", type=int, default=6000)
+    t.add_argument("--delay-tokens", type=int, default=0)
+    t.add_argument("--dim", type=int, default=256)
+    t.add_argument("--gru-dim", type=int, default=384)
+    d = sub.add_parser("decode")
+    d.add_argument("--run", default="feature-ladder")
+    d.add_argument("--rung", type=int, default=1, help="groups of 12 bits: 1, 2 or 4")
+    d.add_argument("--out", type=Path, required=True)
+    d.add_argument("--limit", type=int, default=0)
+    args = ap.parse_args(argv)
+    try:
+        if args.cmd == "train":
+            train(args.run, args.steps, args.delay_tokens, dim=args.dim, gru_dim=args.gru_dim)
+        else:
+            decode(args.run, args.rung, args.out, args.limit)
+    except ProbeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # a write, for OpenMP: idle threads sleep
+    sys.exit(main(sys.argv[1:]))
+
