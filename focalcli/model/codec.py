@@ -18,6 +18,12 @@ decompressor gets zero codes for the groups not sent. Single-group models keep (
 ``c`` is ``compression_factor``, the product of the compressor's ``downscale_factors`` (1 for the
 50 Hz models, 2 for 25 Hz, 4 for 12.5 Hz); the decompressor's ``upscale_factors`` undo it.
 
+The roles are FocalCodec-Stream's modules (WavLM, FocalEncoder, FocalDecoder, WaveNeXt / Vocos)
+or the feature codec's (``focalcli.model.feature_codec``: LPCNet features, FARGAN). A module
+may state its widths and factors itself (``latent_dim``, ``downscale_factors`` /
+``upscale_factors``), a decompressor its delay (``delay_tokens``: output token t describes
+input token t - D) and a decoder its output lag (``delay_samples``); ``latency_ms`` adds both.
+
 Every conversion takes an optional state and returns ``(output, new_state)``; pass the state back
 to continue a stream (causal models only). ``EncodeState`` / ``DecodeState`` hold the two halves:
 a receiver needs only the decode half.
@@ -33,6 +39,14 @@ from torch import Tensor, nn
 
 from focalcli.model.bsq import BinarySphericalQuantizer
 from focalcli.model.decoders import DecoderState, Vocos, WaveNeXt
+from focalcli.model.feature_codec import (
+    FARGANDecoder,
+    FARGANDecoderState,
+    FeatureCompressor,
+    FeatureDecompressor,
+    LPCNetEncoder,
+    LPCNetEncoderState,
+)
 from focalcli.model.focalnet import FocalDecoder, FocalEncoder, LayerState
 from focalcli.model.wavlm import WavLM, WavLMState
 
@@ -43,13 +57,33 @@ MODULES: dict[str, type[nn.Module]] = {
     "FocalDecoder": FocalDecoder,
     "WaveNeXt": WaveNeXt,
     "Vocos": Vocos,
+    "LPCNetEncoder": LPCNetEncoder,
+    "FeatureCompressor": FeatureCompressor,
+    "FeatureDecompressor": FeatureDecompressor,
+    "FARGANDecoder": FARGANDecoder,
 }
 ROLES = ("encoder", "compressor", "quantizer", "decompressor", "decoder")
 
 
+def _latent_width(module: Any, layer: str, field: str) -> int:
+    """A compressor's output / decompressor's input width: its ``latent_dim`` if it states
+    one, else ``module.<layer>.<field>`` (FocalEncoder's out_proj, FocalDecoder's in_proj)."""
+    width = getattr(module, "latent_dim", None)
+    return int(width if width is not None else getattr(getattr(module, layer), field))
+
+
+def _scale_factors(module: Any, attr: str, conv: str) -> tuple[int, ...]:
+    """A module's ``downscale_factors`` / ``upscale_factors`` if it states them, else those of
+    its layers' ``conv`` (FocalEncoder's downscale, FocalDecoder's upscale)."""
+    own = getattr(module, attr, None)
+    if own is not None:
+        return tuple(int(f) for f in own)
+    return tuple(int(getattr(m, conv).factor) for m in list[Any](module.layers))
+
+
 @dataclass
 class EncodeState:
-    encoder: WavLMState | None = None
+    encoder: WavLMState | LPCNetEncoderState | None = None
     compressor: list[LayerState] | None = None
 
     def tensors(self) -> list[Tensor]:
@@ -60,10 +94,12 @@ class EncodeState:
 @dataclass
 class DecodeState:
     decompressor: list[LayerState] | None = None
-    decoder: DecoderState | None = None
+    decoder: DecoderState | FARGANDecoderState | None = None
 
     def tensors(self) -> list[Tensor]:
         out = [t for layer in self.decompressor or [] for t in layer if t is not None]
+        if isinstance(self.decoder, FARGANDecoderState):
+            return out + self.decoder.tensors()
         return out + [t for t in self.decoder or [] if t is not None]
 
 
@@ -83,28 +119,34 @@ class FocalCodec(nn.Module):
             except TypeError as e:
                 raise ValueError(f"bad {role}_config for {name}: {e}") from None
             self.add_module(role, module)
-        self.encoder: WavLM
-        self.compressor: FocalEncoder
+        self.encoder: WavLM | LPCNetEncoder
+        self.compressor: FocalEncoder | FeatureCompressor
         self.quantizer: BinarySphericalQuantizer
-        self.decompressor: FocalDecoder
-        self.decoder: WaveNeXt | Vocos
+        self.decompressor: FocalDecoder | FeatureDecompressor
+        # WaveNeXt | Vocos | FARGANDecoder; Any, as training code reaches into the first two
+        self.decoder: Any
         bits = self.quantizer.latent_dim
-        compressor_out = self.compressor.out_proj.out_features
-        decompressor_in = self.decompressor.in_proj.in_features
+        compressor_out = _latent_width(self.compressor, "out_proj", "out_features")
+        decompressor_in = _latent_width(self.decompressor, "in_proj", "in_features")
         if not compressor_out == bits == decompressor_in:
             groups = self.quantizer.num_groups
             raise ValueError(f"codebook_size {self.quantizer.codebook_size}"
                              + (f" in {groups} groups" if groups > 1 else "")
                              + f" needs {bits}-dim latents, but compressor output_dim is "
                              f"{compressor_out} and decompressor input_dim is {decompressor_in}")
-        layers: list[Any] = list(self.compressor.layers)
-        self.downscale_factors: tuple[int, ...] = tuple(int(m.downscale.factor) for m in layers)
+        self.downscale_factors: tuple[int, ...] = _scale_factors(self.compressor,
+                                                                 "downscale_factors", "downscale")
         down = math.prod(self.downscale_factors)
-        up = math.prod(int(m.upscale.factor) for m in list[Any](self.decompressor.layers))
+        up = math.prod(_scale_factors(self.decompressor, "upscale_factors", "upscale"))
         if down != up:
             raise ValueError(f"the compressor's downscale_factors multiply to {down} but the "
                              f"decompressor's upscale_factors to {up}: they must undo each other")
         self.compression_factor = down
+        delay = int(getattr(self.decompressor, "delay_tokens", 0))
+        skip = int(getattr(self.decoder, "skip_tokens", 0))
+        if skip != delay:
+            raise ValueError(f"the decoder skips {skip} tokens but the decompressor's delay is "
+                             f"{delay}: they must agree")
         if self.causal and self.encoder.chunk_frames % down:
             raise ValueError(f"a causal model needs chunks of whole tokens: "
                              f"{self.encoder.chunk_frames} frames per chunk do not divide by "
@@ -213,7 +255,8 @@ class FocalCodec(nn.Module):
         if self.causal:
             return self.chunk_tokens * -(-num_samples // self.chunk_size)
         frames = num_samples
-        blocks: list[Any] = list(getattr(self.encoder.feature_extractor, "layers", []))
+        front = getattr(self.encoder, "feature_extractor", None)
+        blocks: list[Any] = list(getattr(front, "layers", []))
         for block in blocks:
             kernel, stride = int(block.conv.kernel_size[0]), int(block.conv.stride[0])
             frames = (max(frames, kernel) - kernel) // stride + 1
@@ -227,16 +270,27 @@ class FocalCodec(nn.Module):
         return num_samples * self.sample_rate_output // self.sample_rate_input
 
     @property
+    def delay_samples(self) -> int:
+        """Input samples by which the decoded output lags the input, beyond the chunk: the
+        decompressor's ``delay_tokens`` and the decoder's ``delay_samples`` (0 for
+        FocalCodec-Stream's modules)."""
+        delay = int(getattr(self.decompressor, "delay_tokens", 0))
+        return delay * self.samples_per_token_input + int(getattr(self.decoder, "delay_samples", 0))
+
+    @property
     def latency_ms(self) -> float | None:
-        """Algorithmic latency: the input a chunk must gather before it is coded (causal only)."""
-        return 1000.0 * self.chunk_size / self.sample_rate_input if self.causal else None
+        """Algorithmic latency (causal only): the input a chunk must gather before it is coded,
+        plus ``delay_samples``."""
+        if not self.causal:
+            return None
+        return 1000.0 * (self.chunk_size + self.delay_samples) / self.sample_rate_input
 
     def num_parameters(self) -> dict[str, int]:
         return {role: sum(p.numel() for p in getattr(self, role).parameters()) for role in ROLES}
 
     # -- conversions -----------------------------------------------------------------------------
-    def sig_to_feats(self, sig: Tensor, state: WavLMState | None = None
-                     ) -> tuple[Tensor, WavLMState | None]:
+    def sig_to_feats(self, sig: Tensor, state: Any = None) -> tuple[Tensor, Any]:
+        """(B, N) -> (B, T, F) encoder features; the state is the encoder's own."""
         return self.encoder(sig, state)
 
     def feats_to_lats(self, feats: Tensor, state: list[LayerState] | None = None
@@ -268,8 +322,8 @@ class FocalCodec(nn.Module):
             codes = self.quantizer.pad_codes(codes)
         return self.decompressor(codes, state)
 
-    def qfeats_to_sig(self, qfeats: Tensor, state: DecoderState | None = None
-                      ) -> tuple[Tensor, DecoderState]:
+    def qfeats_to_sig(self, qfeats: Tensor, state: Any = None) -> tuple[Tensor, Any]:
+        """(B, T, F) -> (B, T * hop) samples; the state is the decoder's own."""
         return self.decoder(qfeats, state)
 
     def sig_to_toks(self, sig: Tensor, state: EncodeState | None = None

@@ -42,7 +42,26 @@ DEFAULT_VOCOS_HOP_LENGTH = 320
 #: ``causal=`` of the encoder, compressor, decompressor and decoder
 DEFAULT_CAUSAL = False
 
-_DECODER_HOP_LENGTHS = {"WaveNeXt": DEFAULT_WAVENEXT_HOP_LENGTH, "Vocos": DEFAULT_VOCOS_HOP_LENGTH}
+# The feature codec (``focalcli.model.feature_codec``): LPCNet features -> FARGAN.
+#: input (and output) samples per token: two 10 ms LPCNet frames at 16 kHz
+FEATURE_SAMPLES_PER_TOKEN = 320
+FEATURE_FRAMES_PER_TOKEN = 2
+#: values per token: 20 LPCNet features per frame
+FEATURE_TOKEN_DIM = 40
+#: ``LPCNetEncoder(chunk_frames=...)``: tokens per streaming chunk
+LPCNET_DEFAULT_CHUNK_FRAMES = 4
+#: samples by which the feature codec's output lags its input with no decoder delay: the LPCNet
+#: analysis of a frame and FARGAN's synthesis of it at the same output position. Measured: the
+#: log-energy envelopes (0.25 ms steps) of 8 dev files against the analysis -> FARGAN output
+#: correlate best at 13.3-18.0 ms, median 15.3 ms. (``focalcli.model.fargan.DELAY_SAMPLES``,
+#: 576, is Opus's figure against another reference point, not this framing's.)
+FARGAN_OUTPUT_LAG_SAMPLES = 240
+#: modules that are causal whatever their config says (they have no ``causal`` key)
+ALWAYS_CAUSAL = frozenset({"LPCNetEncoder", "FeatureCompressor", "FeatureDecompressor",
+                           "FARGANDecoder"})
+
+_DECODER_HOP_LENGTHS = {"WaveNeXt": DEFAULT_WAVENEXT_HOP_LENGTH, "Vocos": DEFAULT_VOCOS_HOP_LENGTH,
+                        "FARGANDecoder": FEATURE_SAMPLES_PER_TOKEN}
 _CAUSAL_ROLES = ("encoder", "compressor", "decompressor", "decoder")
 
 
@@ -57,8 +76,9 @@ class Geometry:
     (frames of G group tokens) per second. bits_per_token: bits of one (group) token;
     num_groups: G tokens per frame; codebook_size: 2 ** bits_per_token. bitrate_kbps: payload
     kbit/s with all groups, unrounded. causal: every streaming role is causal. chunk_size: input
-    samples per streaming chunk; chunk_tokens: tokens per chunk. latency_ms: chunk_size in ms
-    for a causal model, else None.
+    samples per streaming chunk; chunk_tokens: tokens per chunk. latency_ms: for a causal
+    model, chunk_size in ms plus the decompressor's ``delay_tokens`` and the decoder's output
+    lag (the feature codec's; 0 for the others), else None.
     """
 
     sample_rate_input: int
@@ -83,8 +103,11 @@ def _role_config(config: Mapping[str, Any], role: str) -> Mapping[str, Any]:
     return config.get(f"{role}_config") or {}
 
 
-def encoder_samples_per_frame(encoder_config: Mapping[str, Any]) -> int:
+def encoder_samples_per_frame(encoder_config: Mapping[str, Any], name: str | None = None
+                              ) -> int:
     """Input samples per encoder frame (``WavLM.downsample_factor``): 320 for the family."""
+    if name == "LPCNetEncoder":
+        return FEATURE_SAMPLES_PER_TOKEN
     frontend = encoder_config.get("frontend", DEFAULT_FRONTEND)
     if frontend == "conv":
         return math.prod(int(s) for s in encoder_config.get("strides", DEFAULT_STRIDES))
@@ -109,9 +132,13 @@ def config_to_geometry(config: Mapping[str, Any]) -> Geometry:
     match, downscale and upscale factors that undo each other).
     """
     enc = _role_config(config, "encoder")
-    samples_per_frame = encoder_samples_per_frame(enc)
-    downscale = tuple(int(f) for f in _role_config(config, "compressor").get(
-        "downscale_factors", DEFAULT_DOWNSCALE_FACTORS))
+    encoder_name = config.get("encoder_name")
+    samples_per_frame = encoder_samples_per_frame(enc, encoder_name)
+    if config.get("compressor_name") == "FeatureCompressor":
+        downscale: tuple[int, ...] = (1,)
+    else:
+        downscale = tuple(int(f) for f in _role_config(config, "compressor").get(
+            "downscale_factors", DEFAULT_DOWNSCALE_FACTORS))
     compression = math.prod(downscale)
     quantizer = _role_config(config, "quantizer")
     codebook_size = int(quantizer.get("codebook_size", DEFAULT_CODEBOOK_SIZE))
@@ -123,9 +150,19 @@ def config_to_geometry(config: Mapping[str, Any]) -> Geometry:
                          f"got {decoder_name!r}")
     hop_output = int(_role_config(config, "decoder").get(
         "hop_length", _DECODER_HOP_LENGTHS[decoder_name]))
-    causal = all(bool(_role_config(config, role).get("causal", DEFAULT_CAUSAL))
+    causal = all(config.get(f"{role}_name") in ALWAYS_CAUSAL
+                 or bool(_role_config(config, role).get("causal", DEFAULT_CAUSAL))
                  for role in _CAUSAL_ROLES)
-    chunk_frames = 1 + int(enc.get("lookahead_size", DEFAULT_LOOKAHEAD_FRAMES))
+    if encoder_name == "LPCNetEncoder":
+        chunk_frames = int(enc.get("chunk_frames", LPCNET_DEFAULT_CHUNK_FRAMES))
+    else:
+        chunk_frames = 1 + int(enc.get("lookahead_size", DEFAULT_LOOKAHEAD_FRAMES))
+    lag = 0  # input samples by which the output lags: decompressor delay and decoder lag
+    if config.get("decompressor_name") == "FeatureDecompressor":
+        lag += int(_role_config(config, "decompressor").get("delay_tokens", 0)) * (
+            samples_per_frame * compression)
+    if decoder_name == "FARGANDecoder":
+        lag += FARGAN_OUTPUT_LAG_SAMPLES
     sr_in = SAMPLE_RATE_INPUT_HZ
     per_token_in = samples_per_frame * compression
     token_rate = sr_in / per_token_in
@@ -146,6 +183,6 @@ def config_to_geometry(config: Mapping[str, Any]) -> Geometry:
         causal=causal,
         chunk_size=chunk_size,
         chunk_tokens=chunk_frames // compression,
-        latency_ms=1000.0 * chunk_size / sr_in if causal else None,
+        latency_ms=1000.0 * (chunk_size + lag) / sr_in if causal else None,
     )
 

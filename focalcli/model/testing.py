@@ -68,3 +68,57 @@ def tiny_grouped_config(groups: int = 4) -> dict[str, Any]:
     config["compressor_config"]["output_dim"] = 8 * groups
     config["decompressor_config"]["input_dim"] = 8 * groups
     return config
+
+
+#: a tiny feature codec (``focalcli.model.feature_codec``): LPCNet analysis as configured by
+#: default, 4 groups of 8 bits, small blocks and a small FARGAN
+TINY_FEATURE_FARGAN: dict[str, Any] = {
+    "pitch_embed_dim": 4, "cond_dense1_dim": 8, "cond_conv_dim": 8, "cond_dim": 8,
+    "fwc0_dim": 16, "gru_dims": [12, 8, 8], "skip_dim": 8,
+}
+
+
+def tiny_feature_config(chunk_frames: int = 4, delay_tokens: int = 0,
+                        groups: int = 4) -> dict[str, Any]:
+    """A feature-codec config with ``groups`` groups of 8 bits, ``chunk_frames`` tokens per
+    chunk and a decoder delay of ``delay_tokens``; FARGAN at ``TINY_FEATURE_FARGAN``'s sizes."""
+    width = 8 * groups
+    return {
+        "encoder_name": "LPCNetEncoder",
+        "encoder_config": {"chunk_frames": chunk_frames},
+        "compressor_name": "FeatureCompressor",
+        "compressor_config": {"input_dim": 40, "output_dim": width, "dim": 16, "gru_dim": 16},
+        "quantizer_name": "BinarySphericalQuantizer",
+        "quantizer_config": {"codebook_size": 256, "num_groups": groups},
+        "decompressor_name": "FeatureDecompressor",
+        "decompressor_config": {"input_dim": width, "output_dim": 40, "dim": 16, "gru_dim": 16,
+                                "delay_tokens": delay_tokens},
+        "decoder_name": "FARGANDecoder",
+        "decoder_config": {"fargan_config": dict(TINY_FEATURE_FARGAN),
+                           "skip_tokens": delay_tokens},
+    }
+
+
+def save_tiny_feature_model(folder: Path, seed: int = 0, name: str = "tiny-feature",
+                            config: dict[str, Any] | None = None) -> Path:
+    """Write a random feature codec (``tiny_feature_config()`` unless given) as a model folder.
+
+    FARGAN's gain is lowered (bias -2) so its random output stays well inside [-1, 1].
+    Returns the folder (pass it to ``--model``).
+    """
+    import torch
+    from safetensors.torch import save_file
+
+    from focalcli.model.codec import FocalCodec
+
+    config = config or tiny_feature_config()
+    torch.manual_seed(seed)
+    codec = FocalCodec(config)
+    with torch.no_grad():
+        codec.decoder.fargan.sig.gain_dense.bias.fill_(-2.0)
+    out = Path(folder) / name
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(config, indent=2))
+    save_file({k: v.contiguous() for k, v in codec.state_dict().items()},
+              str(out / "model.safetensors"))
+    return out

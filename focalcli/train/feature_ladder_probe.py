@@ -32,6 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from focalcli.model.bsq import BinarySphericalQuantizer
+from focalcli.model.feature_codec import CausalBlock
 from focalcli.train.vocoder_probe import (
     FRAMES_PER_TOKEN,
     NB_FEATURES,
@@ -45,31 +46,6 @@ from focalcli.train.vocoder_probe import (
 
 TOKEN_FEATURES = FRAMES_PER_TOKEN * NB_FEATURES  # 40 values per 20 ms token
 RUNG_GROUPS = (1, 2, 4)
-
-
-class CausalBlock(nn.Module):
-    """(B, T, in_dim) -> (B, T, out_dim): linear, GELU, causal convolution over ``kernel``
-    steps, GRU, and a linear output of GRU and convolution. State: (convolution context
-    (B, dim, kernel - 1), GRU state (1, B, gru_dim))."""
-
-    def __init__(self, in_dim: int, out_dim: int, dim: int, gru_dim: int, kernel: int = 3
-                 ) -> None:
-        super().__init__()
-        self.kernel = kernel
-        self.in_proj = nn.Linear(in_dim, dim)
-        self.conv = nn.Conv1d(dim, dim, kernel)
-        self.gru = nn.GRU(dim, gru_dim, batch_first=True)
-        self.out = nn.Linear(gru_dim + dim, out_dim)
-
-    def forward(self, x: Tensor, state: tuple[Tensor, Tensor] | None = None
-                ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        h = nn.functional.gelu(self.in_proj(x)).transpose(1, 2)
-        ctx = h.new_zeros(h.shape[0], h.shape[1], self.kernel - 1) if state is None else state[0]
-        h = torch.cat([ctx, h], dim=2)
-        new_ctx = h[:, :, h.shape[2] - (self.kernel - 1) :]
-        c = nn.functional.gelu(self.conv(h)).transpose(1, 2)
-        g, hidden = self.gru(c, None if state is None else state[1])
-        return self.out(torch.cat([g, c], dim=-1)), (new_ctx, hidden)
 
 
 class FeatureLadderCodec(nn.Module):
@@ -124,18 +100,33 @@ def feature_weights(std: Tensor) -> Tensor:
     return w.repeat(FRAMES_PER_TOKEN)
 
 
-def ladder_loss(codec: FeatureLadderCodec, feats: Tensor, weights: Tensor
-                ) -> tuple[Tensor, list[float]]:
+def voiced_weights(feats: Tensor, weights: Tensor, voiced_pitch_weight: float) -> Tensor:
+    """Raw features (B, T, 40) -> per-value weights (B, T, 40): ``weights``, plus
+    ``voiced_pitch_weight`` on the pitch feature of voiced frames (pitch correlation feature
+    > 0.1), where FARGAN's excitation needs the period to within a few per cent."""
+    w = weights.expand(feats.shape).clone()
+    for frame in range(FRAMES_PER_TOKEN):
+        pitch = frame * NB_FEATURES + 18
+        voiced = feats[..., pitch + 1] > 0.1
+        w[..., pitch] += voiced_pitch_weight * voiced.to(w.dtype)
+    return w
+
+
+def ladder_loss(codec: FeatureLadderCodec, feats: Tensor, weights: Tensor,
+                voiced_pitch_weight: float = 0.0) -> tuple[Tensor, list[float]]:
     """Raw features (B, T + D, 40) -> (summed loss over the rungs, per-rung weighted MSE)."""
     D = codec.delay_tokens
     codes = codec.quantise(codec.encode(feats))
     target = (feats[:, : feats.shape[1] - D] - codec.mean) / codec.std
+    if voiced_pitch_weight:
+        weights = voiced_weights(feats[:, : feats.shape[1] - D], weights, voiced_pitch_weight)
     bits = codec.bsq.dim
     # All rungs in one decoder call (batch R x B): bigger matrix products, the same sums.
     width = codes.shape[-1]
     masks = [torch.arange(width) < g * bits for g in RUNG_GROUPS]
     y = codec.decode(torch.cat([codes * m.to(codes.dtype) for m in masks]))[:, D:]
-    mse = ((y - target.repeat(len(RUNG_GROUPS), 1, 1)) ** 2 * weights)
+    w = weights.expand_as(target).repeat(len(RUNG_GROUPS), 1, 1)
+    mse = (y - target.repeat(len(RUNG_GROUPS), 1, 1)) ** 2 * w
     per_rung_t = mse.unflatten(0, (len(RUNG_GROUPS), -1)).mean(dim=(1, 2, 3))
     total = per_rung_t.sum()
     per_rung = [float(v) for v in per_rung_t.detach()]
@@ -143,7 +134,8 @@ def ladder_loss(codec: FeatureLadderCodec, feats: Tensor, weights: Tensor
 
 
 def train(run: str, steps: int, delay_tokens: int, seq_tokens: int = 150, batch: int = 16,
-          lr: float = 1e-3, dim: int = 256, gru_dim: int = 384) -> None:
+          lr: float = 1e-3, dim: int = 256, gru_dim: int = 384,
+          voiced_pitch_weight: float = 0.0) -> None:
     torch.set_num_threads(1)
     data = load_split("train")
     dev = load_split("dev")
@@ -173,7 +165,7 @@ def train(run: str, steps: int, delay_tokens: int, seq_tokens: int = 150, batch:
         starts = [offsets[f] + rng.integers(0, lengths[f] - seq_tokens - delay_tokens)
                   for f in files]
         x = torch.stack([feats[s : s + seq_tokens + delay_tokens] for s in starts])
-        loss, per_rung = ladder_loss(codec, x, weights)
+        loss, per_rung = ladder_loss(codec, x, weights, voiced_pitch_weight)
         for gr in opt.param_groups:
             gr["lr"] = lr * min(1.0, (step + 1) / 200) * (0.05 + 0.95 * (1 - step / steps))
         opt.zero_grad()
@@ -278,6 +270,8 @@ def main(argv: list[str]) -> int:
     t.add_argument("--delay-tokens", type=int, default=0)
     t.add_argument("--dim", type=int, default=256)
     t.add_argument("--gru-dim", type=int, default=384)
+    t.add_argument("--voiced-pitch-weight", type=float, default=0.0,
+                   help="extra loss weight on the pitch of voiced frames")
     d = sub.add_parser("decode")
     d.add_argument("--run", default="feature-ladder")
     d.add_argument("--rung", type=int, default=1, help="groups of 12 bits: 1, 2 or 4")
@@ -286,7 +280,8 @@ def main(argv: list[str]) -> int:
     args = ap.parse_args(argv)
     try:
         if args.cmd == "train":
-            train(args.run, args.steps, args.delay_tokens, dim=args.dim, gru_dim=args.gru_dim)
+            train(args.run, args.steps, args.delay_tokens, dim=args.dim, gru_dim=args.gru_dim,
+                  voiced_pitch_weight=args.voiced_pitch_weight)
         else:
             decode(args.run, args.rung, args.out, args.limit)
     except ProbeError as e:

@@ -1,0 +1,106 @@
+"""fargan_export: a feature-ladder probe checkpoint + FARGAN + PitchDNN weights -> a model folder
+that load_codec reads, codes as the probe does, and carries a card with both licences.
+
+The probe and the weight files are small random stand-ins written here; the analysis is a
+TEST DOUBLE (``FakeAnalysis``, with a ``pitchdnn`` submodule where the real analysis keeps
+PitchDNN), so the test needs neither Opus nor the real analysis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+from torch import Tensor, nn
+
+from focalcli.model import feature_codec, load_codec
+from focalcli.model.fargan import FARGAN
+from focalcli.train import fargan_export
+from focalcli.train.feature_ladder_probe import FeatureLadderCodec
+
+
+class FakeAnalysis(nn.Module):
+    """TEST DOUBLE of LPCNetAnalysis' interface: a random linear map of each 160-sample frame
+    to 20 values; its weights live under ``pitchdnn`` as the real analysis' PitchDNN's do."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pitchdnn = nn.Linear(160, 20)
+
+    def initial_state(self, batch: int) -> Tensor:
+        return torch.zeros(batch, 0)
+
+    def sig_to_feats(self, sig: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
+        B, N = sig.shape
+        return torch.tanh(self.pitchdnn(sig.reshape(B, N // 160, 160))), state
+
+
+@pytest.fixture
+def inputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Path]]:
+    monkeypatch.setattr(feature_codec, "make_analysis", lambda **_: FakeAnalysis())
+    monkeypatch.setattr(fargan_export, "RUNS", tmp_path / "runs")
+    # keep the card's dev figures out of it: no feature cache
+    monkeypatch.setattr(fargan_export, "dev_error", lambda probe: [0.3, 0.2, 0.1])
+    torch.manual_seed(0)
+    probe = FeatureLadderCodec(dim=16, gru_dim=24, delay_tokens=1)
+    with torch.no_grad():
+        probe.mean.copy_(torch.randn(40))
+        probe.std.copy_(torch.rand(40) + 0.5)
+    run = tmp_path / "runs" / "tiny"
+    run.mkdir(parents=True)
+    torch.save({"codec": probe.state_dict(), "opt": {}, "step": 123, "delay_tokens": 1,
+                "dim": 16, "gru_dim": 24}, run / "last.pt")
+    fargan = tmp_path / "fargan.safetensors"
+    save_file({k: v.contiguous() for k, v in FARGAN().state_dict().items()}, str(fargan))
+    pitchdnn = tmp_path / "pitchdnn.safetensors"
+    save_file({k: v.contiguous() for k, v in FakeAnalysis().pitchdnn.state_dict().items()},
+              str(pitchdnn))
+    yield {"fargan": fargan, "pitchdnn": pitchdnn, "out": tmp_path / "out" / "fl-tiny"}
+
+
+def test_export_loads_and_codes_as_the_probe(inputs: dict[str, Path]) -> None:
+    out = inputs["out"]
+    code = fargan_export.main(["--run", "tiny", "--out", str(out), "--chunk-tokens", "1",
+                               "--fargan", str(inputs["fargan"]),
+                               "--pitchdnn", str(inputs["pitchdnn"])])
+    assert code == 0
+    assert {p.name for p in out.iterdir()} == {"config.json", "model.safetensors",
+                                               "MODEL_CARD.md"}
+    codec = load_codec(str(out))
+    assert codec.name == "fl-tiny" and codec.rungs == [12, 24, 48]
+    assert codec.chunk_size == 320 and codec.latency_ms == pytest.approx((320 + 320 + 240) / 16)
+    ck = torch.load(fargan_export.RUNS / "tiny" / "last.pt", weights_only=True)
+    probe = FeatureLadderCodec(16, 24, delay_tokens=1)
+    probe.load_state_dict(ck["codec"])
+    fargan_export.check_against_probe(codec, probe.eval(), seed=5)
+    card = (out / "MODEL_CARD.md").read_text()
+    assert card.startswith("# fl-tiny\n\nLicence: CC-BY-4.0")
+    for text in ("BSD-3-Clause", "Copyright 2001-2023 Xiph.Org, Skype Limited, Octasic,",
+                 "Neither the name of Internet Society, IETF or IETF Trust",
+                 "THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS",
+                 "decoder delay 1 token (20 ms)", "123 steps", "LibriSpeech", "2 groups 0.200"):
+        assert text in card, text
+
+
+def test_a_missing_input_is_one_line(inputs: dict[str, Path],
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    out = str(inputs["out"])
+    assert fargan_export.main(["--run", "nope", "--out", out]) == 1
+    assert fargan_export.main(["--run", "tiny", "--out", out, "--fargan",
+                               str(inputs["fargan"]), "--pitchdnn", "/nonexistent"]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2 and all(line.startswith("error: ") for line in lines)
+    assert "train the probe run 'nope' first" in lines[0]
+    assert "scripts/pitchdnn_weights.py" in lines[1]
+    assert not Path(out).exists()
+
+
+def test_weights_that_do_not_fit_are_refused(inputs: dict[str, Path]) -> None:
+    wrong = inputs["pitchdnn"].with_name("wrong.safetensors")
+    save_file({"weight": torch.zeros(3, 3)}, str(wrong))
+    with pytest.raises(fargan_export.ExportError, match="do not fit"):
+        fargan_export.export("tiny", inputs["out"], fargan_path=inputs["fargan"],
+                             pitchdnn_path=wrong)
