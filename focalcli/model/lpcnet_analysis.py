@@ -339,9 +339,9 @@ class PitchDNN(nn.Module):
         t = if_feats.shape[1]
         h_if = tanh_approx(self.if_dense2(tanh_approx(self.if_dense1(if_feats))))
         x1 = F.pad(torch.cat([conv1_mem, xcorr], dim=1), (1, 1))[:, None]  # (B, 1, T+2, 226)
-        c1 = tanh_approx(self.conv1(x1))  # (B, 4, T, 224)
+        c1 = tanh_approx(conv3x3(x1, self.conv1))  # (B, 4, T, 224)
         x2 = F.pad(torch.cat([conv2_mem, c1], dim=2), (1, 1))  # (B, 4, T+2, 226)
-        c2 = tanh_approx(self.conv2(x2))[:, 0]  # (B, T, 224)
+        c2 = tanh_approx(conv3x3(x2, self.conv2))[:, 0]  # (B, T, 224)
         new_conv1 = torch.cat([conv1_mem, xcorr], dim=1)[:, t:]
         new_conv2 = torch.cat([conv2_mem, c1], dim=2)[:, :, t:]
         down = tanh_approx(self.downsampler(torch.cat([c2, h_if], dim=-1)))
@@ -397,6 +397,22 @@ def _rational_np(x: np.ndarray, c: np.ndarray) -> np.ndarray:
     num = ((c[0] * x2 + c[1]) * x2 + c[2]) * x
     den = (c[3] * x2 + c[4]) * x2 + c[5]
     return num / den
+
+
+def conv3x3(x: Tensor, conv: nn.Conv2d) -> Tensor:
+    """Valid 3x3 convolution (B, C, T + 2, H + 2) -> (B, O, T, H) as nine shifted products,
+    summed per channel in Opus's order, then over channels. Unlike torch's conv2d kernels (whose
+    algorithm, and rounding, depend on the size), the result of a frame does not depend on how
+    many frames are computed at once."""
+    w = conv.weight
+    t, h = x.shape[2] - 2, x.shape[3] - 2
+    out: Tensor | None = None
+    for dt in range(3):
+        for dh in range(3):
+            term = x[:, None, :, dt:dt + t, dh:dh + h] * w[None, :, :, dt, dh, None, None]
+            out = term if out is None else out.add_(term)
+    assert out is not None and conv.bias is not None
+    return out.sum(2) + conv.bias[None, :, None, None]
 
 
 def logits_to_pitch(logits: Tensor) -> Tensor:

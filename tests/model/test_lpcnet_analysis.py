@@ -100,7 +100,7 @@ def test_streaming_equals_offline(chunks):
         pos += c
     streamed = torch.cat(parts, dim=1)
     assert streamed.shape == full.shape
-    torch.testing.assert_close(streamed, full, atol=2e-5, rtol=0)
+    torch.testing.assert_close(streamed, full, atol=0, rtol=0)
 
 
 def test_batch_rows_independent():
@@ -110,8 +110,8 @@ def test_batch_rows_independent():
     both, _ = m.sig_to_feats(torch.stack([a, b]))
     fa, _ = m.sig_to_feats(a[None])
     fb, _ = m.sig_to_feats(b[None])
-    torch.testing.assert_close(both[0], fa[0], atol=2e-5, rtol=0)
-    torch.testing.assert_close(both[1], fb[0], atol=2e-5, rtol=0)
+    torch.testing.assert_close(both[0], fa[0], atol=0, rtol=0)
+    torch.testing.assert_close(both[1], fb[0], atol=0, rtol=0)
     assert (both[0] - both[1]).abs().max() > 0.1
 
 
