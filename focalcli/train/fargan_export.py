@@ -183,7 +183,8 @@ def _card(name: str, run: str, ck: dict[str, Any], codec: Any, dev: list[float] 
         f"{codec.bits_per_group}-bit tokens (binary codebooks of {codec.codebook_size} "
         f"entries, one per group); bitrate rungs of {rungs}; output "
         f"{codec.sample_rate_output} Hz.",
-        f"- Causal everywhere; chunk {codec.chunk_size} samples ({codec.chunk_tokens} tokens). "
+        f"- Causal everywhere; chunk {codec.chunk_size} samples ({codec.chunk_tokens} "
+        f"token{'' if codec.chunk_tokens == 1 else 's'}). "
         f"Algorithmic latency {codec.latency_ms:g} ms = chunk {1000 * codec.chunk_size / 16000:g}"
         f" ms + decoder delay {D} token{'' if D == 1 else 's'} ({20 * D} ms) + output lag "
         f"{codec.decoder.delay_samples} samples ({codec.decoder.delay_samples / 16:g} ms: the "
