@@ -255,3 +255,26 @@ def test_real_analysis_streams_as_offline(tmp_path: Path) -> None:
     with torch.inference_mode():
         want = codec.toks_to_sig(ref)[0].numpy()
     np.testing.assert_allclose(sig, want, atol=1e-5, rtol=0)
+
+
+def test_two_channels_code_as_two_streams(codec: FocalCodec) -> None:
+    x = np.stack([speech_like(0.7, seed=7), speech_like(0.7, seed=8)])
+    with EncoderSession(codec, batch_size=2) as enc:
+        both = np.concatenate([enc.push(x), enc.flush()], axis=1)
+    for c in range(2):
+        np.testing.assert_array_equal(both[c], encode(codec, x[c], [])[0])
+    with DecoderSession(codec, batch_size=2) as dec:
+        sig = np.concatenate([dec.push(both), dec.flush()], axis=1)
+    np.testing.assert_allclose(sig[1], decode(codec, [both[1:]])[0], atol=1e-5, rtol=0)
+
+
+def test_lost_tokens_keep_the_length_and_fade(codec: FocalCodec) -> None:
+    toks = encode(codec, speech_like(1.0, seed=9), [])
+    lost = toks.copy()
+    lost[:, 20:40] = -1  # 400 ms lost: held, then faded to silence
+    with DecoderSession(codec) as dec:
+        head = dec.push(lost)
+        assert dec.tokens_concealed == 20
+        sig = np.concatenate([head, dec.flush()], axis=1)
+    assert sig.shape == (1, toks.shape[1] * 320) and np.isfinite(sig).all()
+    assert np.abs(sig[0, 36 * 320 : 40 * 320]).max() == 0  # faded out by the end of the gap
