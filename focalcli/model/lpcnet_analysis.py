@@ -246,21 +246,23 @@ def levinson(ac: Tensor) -> Tensor:
     30 dB below ac[0]. Vectorised over frames in numpy (16 small sequential steps)."""
     a = ac.detach().cpu().numpy().reshape(-1, _N + 1).astype(np.float32)
     m = a.shape[0]
-    lpc = np.zeros((m, _N), dtype=np.float32)
-    error = a[:, 0].copy()
-    active = np.ones(m, dtype=bool)
-    thresh = np.float32(0.001) * a[:, 0]
+    hist = np.zeros((_N, m, _N), dtype=np.float32)  # coefficients after each order
+    errs = np.empty((_N, m), dtype=np.float32)
+    lpc = hist[0]
+    error = a[:, 0]
     for i in range(_N):
-        rr = (lpc[:, :i] * a[:, i:0:-1]).sum(-1, dtype=np.float32) + a[:, i + 1]
+        rr = np.einsum("mj,mj->m", lpc[:, :i], a[:, i:0:-1]) + a[:, i + 1]
         r = -rr / error
-        upd = lpc[:, :i] + r[:, None] * lpc[:, i - 1::-1] if i else lpc[:, :0]
-        new_err = error - r * r * error
-        lpc[active, :i] = upd[active]
-        lpc[active, i] = r[active]
-        error = np.where(active, new_err, error)
-        active &= ~(error < thresh)
-        if not active.any():
-            break
+        new = hist[i]
+        if i:
+            new[:, :i] = lpc[:, :i] + r[:, None] * lpc[:, i - 1::-1]
+        new[:, i] = r
+        error = error - r * r * error
+        errs[i] = error
+        lpc = new
+    stopped = errs < np.float32(0.001) * a[:, 0]  # (16, M)
+    order = np.where(stopped.any(0), stopped.argmax(0), _N - 1)
+    lpc = hist[order, np.arange(m)]
     return torch.from_numpy(lpc.reshape(*ac.shape[:-1], _N)).to(ac.device)
 
 
@@ -400,18 +402,20 @@ def _rational_np(x: np.ndarray, c: np.ndarray) -> np.ndarray:
 
 
 def conv3x3(x: Tensor, conv: nn.Conv2d) -> Tensor:
-    """Valid 3x3 convolution (B, C, T + 2, H + 2) -> (B, O, T, H) as nine shifted products,
-    summed per channel in Opus's order, then over channels. Unlike torch's conv2d kernels (whose
-    algorithm, and rounding, depend on the size), the result of a frame does not depend on how
-    many frames are computed at once."""
+    """Valid 3x3 convolution (B, C, T + 2, H + 2) -> (B, O, T, H): the nine products of each
+    channel summed, then the channels. Unlike torch's conv2d kernels (whose algorithm, and
+    rounding, depend on the size), a frame's result does not depend on how many frames are
+    computed at once."""
     w = conv.weight
     t, h = x.shape[2] - 2, x.shape[3] - 2
-    out: Tensor | None = None
+    xs = x[:, None]  # (B, 1, C, T + 2, H + 2)
+    ws = w[None, :, :, :, :, None, None]  # (1, O, C, 3, 3, 1, 1)
+    out = xs[..., 0:t, 0:h] * ws[:, :, :, 0, 0]
     for dt in range(3):
         for dh in range(3):
-            term = x[:, None, :, dt:dt + t, dh:dh + h] * w[None, :, :, dt, dh, None, None]
-            out = term if out is None else out.add_(term)
-    assert out is not None and conv.bias is not None
+            if dt or dh:
+                out.addcmul_(xs[..., dt:dt + t, dh:dh + h], ws[:, :, :, dt, dh])
+    assert conv.bias is not None
     return out.sum(2) + conv.bias[None, :, None, None]
 
 
