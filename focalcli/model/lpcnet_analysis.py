@@ -353,7 +353,6 @@ class PitchDNN(nn.Module):
         logits = self.final(hs)[..., :180]  # (B, T, 180)
         return logits_to_pitch(logits), new_conv1, new_conv2, h
 
-
     def run_gru(self, gi: Tensor, h0: Tensor) -> Tensor:
         """GRU over frames: gi (B, T, 192) input projections (z, r, h order), h0 (B, 64) ->
         states (B, T, 64). ``h' = z h + (1 - z) tanh(gi_h + r (U_h q(h)))``, ``z, r =
@@ -467,11 +466,13 @@ class LPCNetAnalysisState:
 class LPCNetAnalysis(nn.Module):
     """16 kHz samples -> LPCNet features, equal (up to float rounding) to ``dump_data -test``.
 
-    ``sig_to_feats(sig (B, N), state) -> (feats (B, N // 160, 20), state)``; N a multiple of
-    160 (a shorter tail is ignored). Streaming: consecutive chunks give the same features as
-    one call. ``highpass=False`` skips dump_data's DC-removal biquad (which is part of
-    dump_data, not of Opus's encoder entry points). Torch's default thread count applies;
-    set ``torch.set_num_threads(1)`` for one thread.
+    ``sig_to_feats(sig (B, N), state) -> (feats (B, N // 160, 20), state)``. Samples past the
+    last whole frame are dropped, not buffered: stream in multiples of 160. Consecutive chunks
+    give bit-for-bit the features of one call, whatever the chunk sizes, and each batch row
+    those of its own call. Each call has a fixed cost of a few ms (many small operations), so
+    hand it 100 ms or more at a time where latency allows. ``highpass=False`` skips dump_data's
+    DC-removal biquad (part of dump_data, not of Opus's encoder entry points). Torch's default
+    thread count applies; ``torch.set_num_threads(1)`` for one thread.
     """
 
     window: Tensor
@@ -531,9 +532,13 @@ class LPCNetAnalysis(nn.Module):
     def sig_to_feats(self, sig: Tensor, state: LPCNetAnalysisState | None = None
                      ) -> tuple[Tensor, LPCNetAnalysisState]:
         """sig (B, N) float in [-1, 1] at 16 kHz -> (feats (B, N // 160, 20), new state)."""
+        if sig.dim() != 2:
+            raise ValueError(f"sig must be (B, N), got {tuple(sig.shape)}")
         if state is None:
             state = self.initial_state(sig.shape[0])
         bsz = sig.shape[0]
+        if state.gru.shape[0] != bsz:
+            raise ValueError(f"state is for batch {state.gru.shape[0]}, sig has {bsz} rows")
         t = sig.shape[1] // FRAME_SIZE
         if t == 0:
             return sig.new_zeros(bsz, 0, NB_FEATURES), state

@@ -87,6 +87,21 @@ def test_shapes_and_tail():
     assert empty.shape == (3, 0, 20) and st2 is st
 
 
+def test_silence_and_bad_input():
+    """Digital silence: every band at log10(1e-2) = -2, so c0 = -2 sqrt(18) - 4 and the shape
+    coefficients vanish; zero correlation squashes to log(2) / log(1 + e^5)."""
+    m = random_analysis()
+    f, st = m.sig_to_feats(torch.zeros(2, 1600))
+    assert torch.allclose(f[..., 0], torch.tensor(-2.0 * math.sqrt(18.0) - 4.0), atol=1e-3)
+    assert f[..., 1:NB_BANDS].abs().max() < 1e-4
+    corr0 = math.log(2.0) / math.log(1.0 + math.exp(5.0)) - 0.5
+    assert torch.allclose(f[..., 19], torch.tensor(corr0), atol=1e-6)
+    with pytest.raises(ValueError):
+        m.sig_to_feats(torch.zeros(3, 160), st)  # state for 2 rows
+    with pytest.raises(ValueError):
+        m.sig_to_feats(torch.zeros(160))
+
+
 @pytest.mark.parametrize("chunks", [[160] * 12 + [3200], [480, 1600, 160, 3360, 1760]])
 def test_streaming_equals_offline(chunks):
     m = random_analysis(1)
