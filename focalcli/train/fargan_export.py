@@ -298,6 +298,7 @@ def export(run: str, out: Path, name: str | None = None,
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     tmp = out / ".model.safetensors.tmp"
     save_file({k: v.contiguous() for k, v in codec.state_dict().items()}, str(tmp))
+    tmp.chmod(0o644)  # safetensors writes 0600; a model folder is for sharing
     tmp.replace(out / "model.safetensors")
     (out / "MODEL_CARD.md").write_text(_card(name, run, ck, codec, dev_error(probe)))
     return out
