@@ -90,6 +90,64 @@ class FeatureLadderCodec(nn.Module):
         return f.reshape(f.shape[0], -1, NB_FEATURES)
 
 
+class PitchLadderCodec(FeatureLadderCodec):
+    """``FeatureLadderCodec`` whose group-0 token starts with ``pitch_bits`` P bits of scalar
+    pitch: the mean pitch feature of the token's two frames, uniformly quantised over
+    ``PITCH_RANGE`` (MSB first), followed by 12 - P learned bits; groups 1-3 are learned as
+    before. The decoder gets the dequantised pitch as an extra input and predicts the frames'
+    pitch features as a residual on it, so every rung carries the period to within a few per
+    cent (a learned code regresses it: probe fl-d2 misses by > 5 % in a third of voiced frames).
+    """
+
+    PITCH_RANGE = (-1.55, 1.55)  # pitch feature of periods ~262 .. ~31 samples
+
+    def __init__(self, dim: int = 256, gru_dim: int = 384, bits: int = 12, groups: int = 4,
+                 delay_tokens: int = 0, pitch_bits: int = 6) -> None:
+        super().__init__(dim, gru_dim, bits, groups, delay_tokens)
+        if not 0 < pitch_bits < bits:
+            raise ValueError(f"pitch_bits must be in 1..{bits - 1}, got {pitch_bits}")
+        self.pitch_bits = pitch_bits
+        latent = self.bsq.latent_dim
+        self.encoder = CausalBlock(TOKEN_FEATURES, latent - pitch_bits, dim, dim)
+        self.decoder = CausalBlock(latent + 1, TOKEN_FEATURES, dim, gru_dim)
+        self.register_buffer("pitch_weights", 2 ** torch.arange(pitch_bits - 1, -1, -1),
+                             persistent=False)
+
+    def _pitch_step(self) -> float:
+        lo, hi = self.PITCH_RANGE
+        return (hi - lo) / (2**self.pitch_bits - 1)
+
+    def pitch_to_codes(self, feats: Tensor) -> Tensor:
+        """Raw features (B, T, 40) -> pitch codes (B, T, P) of +-1/sqrt(12)."""
+        mean_pitch = 0.5 * (feats[..., 18] + feats[..., 38])
+        q = ((mean_pitch - self.PITCH_RANGE[0]) / self._pitch_step()).round()
+        q = q.clamp(0, 2**self.pitch_bits - 1).long()
+        weights: Tensor = self.pitch_weights  # type: ignore[assignment]
+        bits = (q[..., None] // weights) % 2
+        return (bits.to(feats.dtype) * 2 - 1) * self.bsq.scale
+
+    def codes_to_pitch(self, codes: Tensor) -> Tensor:
+        """Codes (B, T, >= P) -> dequantised pitch feature (B, T)."""
+        weights: Tensor = self.pitch_weights  # type: ignore[assignment]
+        q = ((codes[..., : self.pitch_bits] > 0).long() * weights).sum(-1)
+        return self.PITCH_RANGE[0] + q.to(codes.dtype) * self._pitch_step()
+
+    def encode(self, feats: Tensor) -> Tensor:
+        lats, _ = self.encoder((feats - self.mean) / self.std)
+        D, P = self.bsq.dim, self.pitch_bits
+        first = nn.functional.normalize(lats[..., : D - P], dim=-1) * ((D - P) / D) ** 0.5
+        rest = self.bsq.normalize(nn.functional.pad(lats[..., D - P :], (D, 0)))[..., D:]
+        return torch.cat([self.pitch_to_codes(feats), first, rest], dim=-1)
+
+    def decode(self, codes: Tensor) -> Tensor:
+        pitch = self.codes_to_pitch(codes)
+        std_pitch = (pitch[..., None] - self.mean[[18, 38]]) / self.std[[18, 38]]
+        y, _ = self.decoder(torch.cat([self.bsq.pad_codes(codes), std_pitch[..., :1]], dim=-1))
+        base = torch.zeros_like(y)
+        base[..., 18], base[..., 38] = std_pitch[..., 0], std_pitch[..., 1]
+        return y + base
+
+
 def feature_weights(std: Tensor) -> Tensor:
     """Per-value loss weights (40,): cepstral errors half by the coefficient's variance, half
     standardised (as probe (a)); pitch x4, since FARGAN's excitation follows it directly."""
@@ -135,7 +193,7 @@ def ladder_loss(codec: FeatureLadderCodec, feats: Tensor, weights: Tensor,
 
 def train(run: str, steps: int, delay_tokens: int, seq_tokens: int = 150, batch: int = 16,
           lr: float = 1e-3, dim: int = 256, gru_dim: int = 384,
-          voiced_pitch_weight: float = 0.0) -> None:
+          voiced_pitch_weight: float = 0.0, pitch_bits: int = 0) -> None:
     torch.set_num_threads(1)
     data = load_split("train")
     dev = load_split("dev")
@@ -143,7 +201,8 @@ def train(run: str, steps: int, delay_tokens: int, seq_tokens: int = 150, batch:
     offsets = data["offsets"]
     run_dir = RUNS / run
     run_dir.mkdir(parents=True, exist_ok=True)
-    codec = FeatureLadderCodec(dim, gru_dim, delay_tokens=delay_tokens)
+    codec = (PitchLadderCodec(dim, gru_dim, delay_tokens=delay_tokens, pitch_bits=pitch_bits)
+             if pitch_bits else FeatureLadderCodec(dim, gru_dim, delay_tokens=delay_tokens))
     codec.mean.copy_(feats.mean(0))
     codec.std.copy_(feats.std(0).clamp_min(1e-3))
     weights = feature_weights(codec.std)
@@ -179,7 +238,8 @@ def train(run: str, steps: int, delay_tokens: int, seq_tokens: int = 150, batch:
                   f"{' '.join(f'{v:.3f}' for v in dev_rungs)} group-0 codes used {usage} "
                   f"({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
             ck = {"codec": codec.state_dict(), "opt": opt.state_dict(), "step": step,
-                  "delay_tokens": delay_tokens, "dim": dim, "gru_dim": gru_dim}
+                  "delay_tokens": delay_tokens, "dim": dim, "gru_dim": gru_dim,
+                  "pitch_bits": pitch_bits}
             torch.save(ck, run_dir / "tmp.pt")
             (run_dir / "tmp.pt").replace(last)
 
@@ -212,8 +272,11 @@ def load_run(run: str) -> FeatureLadderCodec:
     if not path.exists():
         raise ProbeError(f"{path} missing: train first")
     ck = torch.load(path, weights_only=True)
-    codec = FeatureLadderCodec(int(ck["dim"]), int(ck["gru_dim"]),
-                               delay_tokens=int(ck["delay_tokens"]))
+    pitch_bits = int(ck.get("pitch_bits", 0))
+    codec = (PitchLadderCodec(int(ck["dim"]), int(ck["gru_dim"]),
+                              delay_tokens=int(ck["delay_tokens"]), pitch_bits=pitch_bits)
+             if pitch_bits else FeatureLadderCodec(int(ck["dim"]), int(ck["gru_dim"]),
+                                                   delay_tokens=int(ck["delay_tokens"])))
     codec.load_state_dict(ck["codec"])
     return codec.eval()
 
@@ -270,6 +333,8 @@ def main(argv: list[str]) -> int:
     t.add_argument("--delay-tokens", type=int, default=0)
     t.add_argument("--dim", type=int, default=256)
     t.add_argument("--gru-dim", type=int, default=384)
+    t.add_argument("--pitch-bits", type=int, default=0,
+                   help="group 0 starts with this many bits of scalar pitch (0: all learned)")
     t.add_argument("--voiced-pitch-weight", type=float, default=0.0,
                    help="extra loss weight on the pitch of voiced frames")
     d = sub.add_parser("decode")
@@ -281,7 +346,7 @@ def main(argv: list[str]) -> int:
     try:
         if args.cmd == "train":
             train(args.run, args.steps, args.delay_tokens, dim=args.dim, gru_dim=args.gru_dim,
-                  voiced_pitch_weight=args.voiced_pitch_weight)
+                  voiced_pitch_weight=args.voiced_pitch_weight, pitch_bits=args.pitch_bits)
         else:
             decode(args.run, args.rung, args.out, args.limit)
     except ProbeError as e:

@@ -10,6 +10,7 @@ from focalcli.train.feature_ladder_probe import (
     RUNG_GROUPS,
     CausalBlock,
     FeatureLadderCodec,
+    PitchLadderCodec,
     feature_weights,
     ladder_loss,
 )
@@ -69,3 +70,24 @@ def test_a_few_steps_lower_the_loss_of_every_rung() -> None:
     _, last = ladder_loss(codec, feats, weights)
     assert len(first) == len(RUNG_GROUPS)
     assert all(b < 0.7 * a for a, b in zip(first, last, strict=True)), (first, last)
+
+
+def test_pitch_bits_lead_group_0_and_come_back_within_half_a_step() -> None:
+    torch.manual_seed(3)
+    codec = PitchLadderCodec(dim=16, gru_dim=16, pitch_bits=6).eval()
+    feats = torch.randn(1, 9, 40) * 0.4
+    feats[..., 38] = feats[..., 18]  # both frames of a token at one pitch
+    with torch.no_grad():
+        lats = codec.encode(feats)
+        codes = codec.bsq.lats_to_codes(lats)
+        toks = codec.bsq.codes_to_toks(codes)
+        pitch = codec.codes_to_pitch(codes[..., :12])  # rung 1 carries the pitch
+        y1 = codec.decode(codes[..., :12])
+    assert lats.shape == (1, 9, 48)
+    torch.testing.assert_close(lats.unflatten(-1, (4, 12)).norm(dim=-1), torch.ones(1, 9, 4))
+    step = (codec.PITCH_RANGE[1] - codec.PITCH_RANGE[0]) / 63
+    assert float((pitch - feats[..., 18]).abs().max()) <= step / 2 + 1e-6
+    # The group-0 token's 6 most significant bits are the pitch index.
+    index = ((feats[..., 18] - codec.PITCH_RANGE[0]) / step).round().long()
+    assert torch.equal(toks[..., 0] >> 6, index)
+    assert y1.shape == (1, 9, 40)
