@@ -91,3 +91,24 @@ def test_pitch_bits_lead_group_0_and_come_back_within_half_a_step() -> None:
     index = ((feats[..., 18] - codec.PITCH_RANGE[0]) / step).round().long()
     assert torch.equal(toks[..., 0] >> 6, index)
     assert y1.shape == (1, 9, 40)
+
+
+def test_correlation_bits_follow_the_pitch_bits_and_come_back_within_half_a_step() -> None:
+    torch.manual_seed(4)
+    codec = PitchLadderCodec(dim=16, gru_dim=16, pitch_bits=5, corr_bits=3).eval()
+    feats = torch.randn(1, 9, 40) * 0.4
+    feats[..., 19] = torch.linspace(-0.5, 0.5, 9)
+    feats[..., 39] = feats[..., 19]
+    with torch.no_grad():
+        codes = codec.bsq.lats_to_codes(codec.encode(feats))
+        toks = codec.bsq.codes_to_toks(codes)
+        values = codec.codes_to_scalars(codes[..., :12])
+        y1 = codec.decode(codes[..., :12])
+    corr_step = (codec.CORR_RANGE[1] - codec.CORR_RANGE[0]) / 7
+    assert float((values[..., 1] - feats[..., 19]).abs().max()) <= corr_step / 2 + 1e-6
+    corr_index = ((feats[..., 19] - codec.CORR_RANGE[0]) / corr_step).round().long()
+    assert torch.equal((toks[..., 0] >> 4) & 7, corr_index)  # bits 5..7 of the group-0 token
+    assert codec.decoder.in_proj.in_features == 48 + 2  # codes, pitch and correlation
+    assert y1.shape == (1, 9, 40)
+    # Only 12 - 5 - 3 = 4 learned bits are left in group 0.
+    assert codec.encoder((feats - codec.mean) / codec.std)[0].shape[-1] == 48 - 8
