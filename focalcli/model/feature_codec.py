@@ -59,6 +59,56 @@ PITCH_FEATURE_RANGE = (-1.5, 1.5)
 BlockState = list[Tensor | None]  # [convolution context, GRU state]: one "layer" of state
 
 
+@dataclass(frozen=True)
+class ScalarField:
+    """A feature sent as a plain number rather than learned bits: the mean of feature ``index``
+    (0..19) over a token's two frames, uniform over [``lo``, ``hi``] in ``bits`` bits, most
+    significant first. Config form: ``[index, lo, hi, bits]``."""
+
+    index: int
+    lo: float
+    hi: float
+    bits: int
+
+    @property
+    def step(self) -> float:
+        return (self.hi - self.lo) / (2**self.bits - 1)
+
+
+def scalar_fields(spec: Any) -> tuple[ScalarField, ...]:
+    """Config ``[[index, lo, hi, bits], ...]`` -> fields; ValueError for one that cannot be."""
+    out = []
+    for item in spec or ():
+        index, lo, hi, bits = item
+        if not (0 <= int(index) < NB_FEATURES and float(lo) < float(hi) and int(bits) >= 1):
+            raise ValueError(f"scalar field {item!r}: expected [index 0..19, lo < hi, bits >= 1]")
+        out.append(ScalarField(int(index), float(lo), float(hi), int(bits)))
+    return tuple(out)
+
+
+def feats_to_scalar_codes(feats: Tensor, fields_: tuple[ScalarField, ...], scale: float
+                          ) -> Tensor:
+    """Raw features (B, T, 40) -> codes (B, T, sum of bits) of +-``scale``, fields in order."""
+    out = []
+    for f in fields_:
+        mean = 0.5 * (feats[..., f.index] + feats[..., NB_FEATURES + f.index])
+        q = ((mean - f.lo) / f.step).round().clamp(0, 2**f.bits - 1).long()
+        weights = 2 ** torch.arange(f.bits - 1, -1, -1, device=feats.device)
+        out.append((q[..., None] // weights) % 2)
+    return (torch.cat(out, dim=-1).to(feats.dtype) * 2 - 1) * scale
+
+
+def scalar_codes_to_values(codes: Tensor, fields_: tuple[ScalarField, ...]) -> Tensor:
+    """Codes (B, T, >= sum of bits), fields first -> dequantised values (B, T, len(fields))."""
+    out, first = [], 0
+    for f in fields_:
+        weights = 2 ** torch.arange(f.bits - 1, -1, -1, device=codes.device)
+        q = ((codes[..., first : first + f.bits] > 0).long() * weights).sum(-1)
+        out.append(f.lo + q.to(codes.dtype) * f.step)
+        first += f.bits
+    return torch.stack(out, dim=-1)
+
+
 def state_tensors(state: Any) -> list[Tensor]:
     """Every tensor inside a state: a tensor, a list/tuple/dict of them, a dataclass, or an
     object with ``tensors()``; None and other values hold none."""
@@ -170,6 +220,9 @@ class FeatureCompressor(nn.Module):
     """Raw features (B, T, input_dim) -> latents (B, T, output_dim), causal.
 
     Standardises with the ``mean`` / ``std`` buffers (input_dim,), then a ``CausalBlock``.
+    With ``scalars`` (``ScalarField`` specs, S bits in all, S < ``group_dim``), group 0 starts
+    with those fields' codes and the block learns the other ``output_dim`` - S latents, the
+    group's first ``group_dim`` - S of them normalised to the rest of the group's unit norm.
     State: ``[[convolution context (B, dim, kernel - 1), GRU state (1, B, gru_dim)]]``.
     """
 
@@ -177,10 +230,17 @@ class FeatureCompressor(nn.Module):
     downscale_factors = (1,)
 
     def __init__(self, input_dim: int = FEATURE_TOKEN_DIM, output_dim: int = 48,
-                 dim: int = 256, gru_dim: int = 256, kernel: int = 3) -> None:
+                 dim: int = 256, gru_dim: int = 256, kernel: int = 3, group_dim: int = 12,
+                 scalars: Any = ()) -> None:
         super().__init__()
         self.latent_dim = output_dim
-        self.block = CausalBlock(input_dim, output_dim, dim, gru_dim, kernel)
+        self.group_dim = group_dim
+        self.scalars = scalar_fields(scalars)
+        self.scalar_bits = sum(f.bits for f in self.scalars)
+        if self.scalar_bits >= min(group_dim, output_dim):
+            raise ValueError(f"scalar fields take {self.scalar_bits} bits: they must leave "
+                             f"learned bits in a group of {group_dim}")
+        self.block = CausalBlock(input_dim, output_dim - self.scalar_bits, dim, gru_dim, kernel)
         self.register_buffer("mean", torch.zeros(input_dim))
         self.register_buffer("std", torch.ones(input_dim))
         self.mean: Tensor
@@ -189,6 +249,11 @@ class FeatureCompressor(nn.Module):
     def forward(self, feats: Tensor, state: list[BlockState] | None = None
                 ) -> tuple[Tensor, list[BlockState]]:
         lats, (ctx, hidden) = self.block((feats - self.mean) / self.std, _block_state(state))
+        if self.scalars:
+            G, S = self.group_dim, self.scalar_bits
+            first = nn.functional.normalize(lats[..., : G - S], dim=-1) * ((G - S) / G) ** 0.5
+            codes = feats_to_scalar_codes(feats, self.scalars, G**-0.5)
+            lats = torch.cat([codes, first, lats[..., G - S :]], dim=-1)
         return lats, [[ctx, hidden]]
 
 
@@ -196,8 +261,11 @@ class FeatureDecompressor(nn.Module):
     """Codes (B, T, input_dim) -> raw features (B, T, output_dim), causal.
 
     A ``CausalBlock`` predicts standardised features, which the ``mean`` / ``std`` buffers
-    (output_dim,) map back. Output token t describes input token t - ``delay_tokens``.
-    State: ``[[convolution context (B, dim, kernel - 1), GRU state (1, B, gru_dim)]]``.
+    (output_dim,) map back. Output token t describes input token t - ``delay_tokens``. With
+    ``scalars`` (the compressor's), the codes' first bits are dequantised, given to the block
+    as extra inputs (standardised) and used as the base its prediction of both frames' field
+    is a residual on. State: ``[[convolution context (B, dim, kernel - 1), GRU state (1, B,
+    gru_dim)]]``.
     """
 
     causal = True
@@ -205,13 +273,14 @@ class FeatureDecompressor(nn.Module):
 
     def __init__(self, input_dim: int = 48, output_dim: int = FEATURE_TOKEN_DIM,
                  dim: int = 256, gru_dim: int = 384, kernel: int = 3,
-                 delay_tokens: int = 0) -> None:
+                 delay_tokens: int = 0, scalars: Any = ()) -> None:
         super().__init__()
         if not isinstance(delay_tokens, int) or delay_tokens < 0:
             raise ValueError(f"delay_tokens must be an integer >= 0, got {delay_tokens!r}")
         self.latent_dim = input_dim
         self.delay_tokens = delay_tokens
-        self.block = CausalBlock(input_dim, output_dim, dim, gru_dim, kernel)
+        self.scalars = scalar_fields(scalars)
+        self.block = CausalBlock(input_dim + len(self.scalars), output_dim, dim, gru_dim, kernel)
         self.register_buffer("mean", torch.zeros(output_dim))
         self.register_buffer("std", torch.ones(output_dim))
         self.mean: Tensor
@@ -219,8 +288,19 @@ class FeatureDecompressor(nn.Module):
 
     def forward(self, codes: Tensor, state: list[BlockState] | None = None
                 ) -> tuple[Tensor, list[BlockState]]:
-        y, (ctx, hidden) = self.block(codes, _block_state(state))
-        return y * self.std + self.mean, [[ctx, hidden]]
+        if not self.scalars:
+            y, (ctx, hidden) = self.block(codes, _block_state(state))
+            return y * self.std + self.mean, [[ctx, hidden]]
+        values = scalar_codes_to_values(codes, self.scalars)
+        base = codes.new_zeros(*codes.shape[:-1], self.mean.shape[0])
+        inputs = []
+        for i, f in enumerate(self.scalars):
+            cols = [f.index, NB_FEATURES + f.index]
+            std_value = (values[..., i : i + 1] - self.mean[cols]) / self.std[cols]
+            base[..., cols] = std_value
+            inputs.append(std_value[..., :1])
+        y, (ctx, hidden) = self.block(torch.cat([codes, *inputs], dim=-1), _block_state(state))
+        return (y + base) * self.std + self.mean, [[ctx, hidden]]
 
 
 # -- decoder ------------------------------------------------------------------------------------

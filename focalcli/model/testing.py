@@ -79,20 +79,24 @@ TINY_FEATURE_FARGAN: dict[str, Any] = {
 
 
 def tiny_feature_config(chunk_frames: int = 4, delay_tokens: int = 0,
-                        groups: int = 4) -> dict[str, Any]:
+                        groups: int = 4, scalars: list[list[float]] | None = None
+                        ) -> dict[str, Any]:
     """A feature-codec config with ``groups`` groups of 8 bits, ``chunk_frames`` tokens per
-    chunk and a decoder delay of ``delay_tokens``; FARGAN at ``TINY_FEATURE_FARGAN``'s sizes."""
+    chunk and a decoder delay of ``delay_tokens``; FARGAN at ``TINY_FEATURE_FARGAN``'s sizes;
+    ``scalars``: scalar fields (``[index, lo, hi, bits]``) leading group 0."""
     width = 8 * groups
+    extra: dict[str, Any] = {"scalars": scalars} if scalars else {}
     return {
         "encoder_name": "LPCNetEncoder",
         "encoder_config": {"chunk_frames": chunk_frames},
         "compressor_name": "FeatureCompressor",
-        "compressor_config": {"input_dim": 40, "output_dim": width, "dim": 16, "gru_dim": 16},
+        "compressor_config": {"input_dim": 40, "output_dim": width, "dim": 16, "gru_dim": 16,
+                              **({"group_dim": 8} | extra if scalars else {})},
         "quantizer_name": "BinarySphericalQuantizer",
         "quantizer_config": {"codebook_size": 256, "num_groups": groups},
         "decompressor_name": "FeatureDecompressor",
         "decompressor_config": {"input_dim": width, "output_dim": 40, "dim": 16, "gru_dim": 16,
-                                "delay_tokens": delay_tokens},
+                                "delay_tokens": delay_tokens, **extra},
         "decoder_name": "FARGANDecoder",
         "decoder_config": {"fargan_config": dict(TINY_FEATURE_FARGAN),
                            "skip_tokens": delay_tokens},

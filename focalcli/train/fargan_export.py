@@ -5,7 +5,8 @@ MODEL_CARD.md): LPCNet analysis -> the probe's learned ladder -> FARGAN, as one 
         [--chunk-tokens N] [--fargan PATH] [--pitchdnn PATH]
 
 Reads the probe checkpoint ``~/.cache/focal/runs/NAME/last.pt`` (``codec``: the
-``FeatureLadderCodec`` state dict; ``delay_tokens``, ``dim``, ``gru_dim``), FARGAN's weights
+``FeatureLadderCodec`` or ``PitchLadderCodec`` state dict; ``delay_tokens``, ``dim``,
+``gru_dim``, ``pitch_bits``, ``corr_bits``), FARGAN's weights
 (``~/.cache/focal/fargan/fargan.safetensors``, from ``scripts/fargan_weights.py``) and
 PitchDNN's (from ``scripts/pitchdnn_weights.py``). The probe's encoder becomes the
 compressor, its decoder the decompressor (both with the probe's ``mean`` / ``std``), and the
@@ -85,9 +86,13 @@ class ExportError(Exception):
     """A missing input or one that does not fit, reported as one line."""
 
 
-def feature_config(probe: dict[str, Any], delay_tokens: int, chunk_tokens: int
-                   ) -> dict[str, Any]:
-    """The FocalCodec config of a probe state dict (widths read from its weights)."""
+def feature_config(probe: dict[str, Any], delay_tokens: int, chunk_tokens: int,
+                   scalars: list[list[float]] | None = None) -> dict[str, Any]:
+    """The FocalCodec config of a probe state dict (widths read from its weights); ``scalars``:
+    a ``PitchLadderCodec``'s scalar fields (``[index, lo, hi, bits]``), which take the first
+    bits of group 0 (the compressor's block makes the other latents, and the decompressor's
+    block reads one dequantised value per field besides the codes)."""
+    scalars = scalars or []
 
     def block(prefix: str) -> dict[str, int]:
         return {"input_dim": int(probe[f"{prefix}.in_proj.weight"].shape[1]),
@@ -100,11 +105,14 @@ def feature_config(probe: dict[str, Any], delay_tokens: int, chunk_tokens: int
         "encoder_name": "LPCNetEncoder",
         "encoder_config": {"chunk_frames": chunk_tokens},
         "compressor_name": "FeatureCompressor",
-        "compressor_config": block("encoder"),
+        "compressor_config": {**block("encoder"), "output_dim": BITS * GROUPS,
+                              **({"group_dim": BITS, "scalars": scalars} if scalars else {})},
         "quantizer_name": "BinarySphericalQuantizer",
         "quantizer_config": {"codebook_size": 2**BITS, "num_groups": GROUPS},
         "decompressor_name": "FeatureDecompressor",
-        "decompressor_config": {**block("decoder"), "delay_tokens": delay_tokens},
+        "decompressor_config": {**block("decoder"), "delay_tokens": delay_tokens,
+                                "input_dim": BITS * GROUPS,
+                                **({"scalars": scalars} if scalars else {})},
         "decoder_name": "FARGANDecoder",
         "decoder_config": {"fargan_config": {}, "skip_tokens": delay_tokens},
     }
@@ -198,6 +206,12 @@ def _card(name: str, run: str, ck: dict[str, Any], codec: Any, dev: list[float] 
         f"spherical quantiser, {codec.num_groups} groups of {codec.bits_per_group} dims, each "
         "normalised and quantised on its own; a decoder sent fewer groups gets zero codes for "
         "the rest.",
+        *(["- Scalar fields at the start of group 0 (feature index, range, bits; the mean of "
+           "a token's two frames, uniformly quantised): "
+           + "; ".join(f"{int(i)} [{lo:g}, {hi:g}] {int(b)} bits" for i, lo, hi, b in
+                       comp["scalars"])
+           + ". The decompressor predicts those features as residuals on them."]
+          if comp.get("scalars") else []),
         f"- Decompressor: the same block ({decomp['input_dim']} codes -> {decomp['dim']}, GRU "
         f"{decomp['gru_dim']}, -> {decomp['output_dim']} standardised features, mapped back to "
         f"LPCNet units); output token t describes input token t - {D}.",
@@ -271,7 +285,7 @@ def export(run: str, out: Path, name: str | None = None,
     from safetensors.torch import save_file
 
     from focalcli.model.codec import FocalCodec
-    from focalcli.train.feature_ladder_probe import FeatureLadderCodec
+    from focalcli.train.feature_ladder_probe import FeatureLadderCodec, PitchLadderCodec
 
     torch.set_num_threads(1)
     path = RUNS / run / "last.pt"
@@ -279,12 +293,20 @@ def export(run: str, out: Path, name: str | None = None,
         raise ExportError(f"{path} missing: train the probe run {run!r} first")
     ck = torch.load(path, map_location="cpu", weights_only=True)
     delay = int(ck["delay_tokens"])
-    probe = FeatureLadderCodec(int(ck["dim"]), int(ck["gru_dim"]), BITS, GROUPS, delay)
+    pitch_bits, corr_bits = int(ck.get("pitch_bits", 0)), int(ck.get("corr_bits", 0))
+    probe: FeatureLadderCodec
+    if pitch_bits:
+        probe = PitchLadderCodec(int(ck["dim"]), int(ck["gru_dim"]), BITS, GROUPS, delay,
+                                 pitch_bits, corr_bits)
+        scalars = probe.scalar_spec(pitch_bits, corr_bits)
+    else:
+        probe = FeatureLadderCodec(int(ck["dim"]), int(ck["gru_dim"]), BITS, GROUPS, delay)
+        scalars = []
     probe.load_state_dict(ck["codec"])
     probe.eval()
     fargan = _read_safetensors(fargan_path, "FARGAN weights", "scripts/fargan_weights.py")
     pitchdnn = _read_safetensors(pitchdnn_path, "PitchDNN weights", "scripts/pitchdnn_weights.py")
-    config = feature_config(ck["codec"], delay, chunk_tokens)
+    config = feature_config(ck["codec"], delay, chunk_tokens, scalars)
     codec = FocalCodec(config)
     state = codec_state(ck["codec"], fargan, pitchdnn)
     try:

@@ -32,7 +32,12 @@ import torch
 from torch import Tensor, nn
 
 from focalcli.model.bsq import BinarySphericalQuantizer
-from focalcli.model.feature_codec import CausalBlock
+from focalcli.model.feature_codec import (
+    CausalBlock,
+    feats_to_scalar_codes,
+    scalar_codes_to_values,
+    scalar_fields,
+)
 from focalcli.train.vocoder_probe import (
     FRAMES_PER_TOKEN,
     NB_FEATURES,
@@ -112,37 +117,28 @@ class PitchLadderCodec(FeatureLadderCodec):
             raise ValueError(f"pitch_bits >= 1, corr_bits >= 0 and their sum < {bits}, got "
                              f"{pitch_bits} and {corr_bits}")
         self.pitch_bits, self.corr_bits = pitch_bits, corr_bits
-        self.scalars = [(self.PITCH, self.PITCH_RANGE, pitch_bits)]
-        if corr_bits:
-            self.scalars.append((self.CORR, self.CORR_RANGE, corr_bits))
+        self.scalars = self.scalar_spec(pitch_bits, corr_bits)
+        self.fields = scalar_fields(self.scalars)
         self.scalar_bits = pitch_bits + corr_bits
         latent = self.bsq.latent_dim
         self.encoder = CausalBlock(TOKEN_FEATURES, latent - self.scalar_bits, dim, dim)
-        self.decoder = CausalBlock(latent + len(self.scalars), TOKEN_FEATURES, dim, gru_dim)
+        self.decoder = CausalBlock(latent + len(self.fields), TOKEN_FEATURES, dim, gru_dim)
 
-    @staticmethod
-    def _step(lo_hi: tuple[float, float], bits: int) -> float:
-        return (lo_hi[1] - lo_hi[0]) / (2**bits - 1)
+    @classmethod
+    def scalar_spec(cls, pitch_bits: int, corr_bits: int) -> list[list[float]]:
+        """The ``[index, lo, hi, bits]`` fields (the product modules' ``scalars`` config)."""
+        spec: list[list[float]] = [[cls.PITCH, *cls.PITCH_RANGE, pitch_bits]]
+        if corr_bits:
+            spec.append([cls.CORR, *cls.CORR_RANGE, corr_bits])
+        return spec
 
     def scalars_to_codes(self, feats: Tensor) -> Tensor:
         """Raw features (B, T, 40) -> scalar codes (B, T, P + C) of +-1/sqrt(12)."""
-        out = []
-        for index, lo_hi, bits in self.scalars:
-            mean = 0.5 * (feats[..., index] + feats[..., NB_FEATURES + index])
-            q = ((mean - lo_hi[0]) / self._step(lo_hi, bits)).round().clamp(0, 2**bits - 1)
-            weights = 2 ** torch.arange(bits - 1, -1, -1, device=feats.device)
-            out.append((q.long()[..., None] // weights) % 2)
-        return (torch.cat(out, dim=-1).to(feats.dtype) * 2 - 1) * self.bsq.scale
+        return feats_to_scalar_codes(feats, self.fields, self.bsq.scale)
 
     def codes_to_scalars(self, codes: Tensor) -> Tensor:
         """Codes (B, T, >= P + C) -> dequantised pitch (and correlation) features (B, T, 1|2)."""
-        out, first = [], 0
-        for _, lo_hi, bits in self.scalars:
-            weights = 2 ** torch.arange(bits - 1, -1, -1, device=codes.device)
-            q = ((codes[..., first : first + bits] > 0).long() * weights).sum(-1)
-            out.append(lo_hi[0] + q.to(codes.dtype) * self._step(lo_hi, bits))
-            first += bits
-        return torch.stack(out, dim=-1)
+        return scalar_codes_to_values(codes, self.fields)
 
     def pitch_to_codes(self, feats: Tensor) -> Tensor:
         """Raw features (B, T, 40) -> pitch codes (B, T, P)."""
@@ -164,8 +160,8 @@ class PitchLadderCodec(FeatureLadderCodec):
         base = torch.zeros(*codes.shape[:-1], TOKEN_FEATURES, dtype=codes.dtype,
                            device=codes.device)
         inputs = []
-        for i, (index, _, _) in enumerate(self.scalars):
-            cols = [index, NB_FEATURES + index]
+        for i, f in enumerate(self.fields):
+            cols = [f.index, NB_FEATURES + f.index]
             std = (values[..., i : i + 1] - self.mean[cols]) / self.std[cols]
             base[..., cols] = std
             inputs.append(std[..., :1])
@@ -309,7 +305,10 @@ def load_run(run: str) -> FeatureLadderCodec:
 
 
 @torch.no_grad()
-def decode(run: str, rung: int, out: Path, limit: int) -> None:
+def decode(run: str, rung: int, out: Path, limit: int, true: tuple[str, ...] = ()) -> None:
+    """Dev files -> 16 kHz WAVs in ``out`` through the run's codec at ``rung`` groups and
+    FARGAN; ``true`` names features (``TRUE_FIELDS``) taken from the input instead of the
+    decoder, a diagnostic of what each costs."""
     import soundfile as sf
 
     from focalcli.train.data import read_audio
@@ -338,6 +337,8 @@ def decode(run: str, rung: int, out: Path, limit: int) -> None:
         codes = codec.bsq.lats_to_codes(codec.encode(nn.functional.pad(x, (0, 0, 0, D))))
         y = codec.decode(codes[..., : rung * bits])[:, D:]
         feats = codec.to_features(y)[0].numpy()
+        if true:
+            feats = with_true(feats, x[0].reshape(-1, NB_FEATURES).numpy(), true)
         t_codec += time.perf_counter() - t0
         t0 = time.perf_counter()
         wav = feats_to_wav(fargan, feats, len(sig))
@@ -348,6 +349,19 @@ def decode(run: str, rung: int, out: Path, limit: int) -> None:
         (out / f".{name}.tmp.wav").replace(out / name)
     print(f"{len(files)} files to {out}; codec {t_codec / audio_s:.4f} s/s, "
           f"FARGAN {t_voc / audio_s:.4f} s/s", file=sys.stderr)
+
+
+TRUE_FIELDS = {"ceps": slice(0, 18), "pitch": slice(18, 19), "corr": slice(19, 20)}
+
+
+def with_true(decoded: np.ndarray, original: np.ndarray, fields: tuple[str, ...]) -> np.ndarray:
+    """Decoded and original features (2 T, 20) -> decoded with ``fields`` from the original."""
+    out = decoded.copy()
+    for name in fields:
+        if name not in TRUE_FIELDS:
+            raise ProbeError(f"--true {name}: expected some of {', '.join(TRUE_FIELDS)}")
+        out[:, TRUE_FIELDS[name]] = original[: len(out), TRUE_FIELDS[name]]
+    return out
 
 
 def main(argv: list[str]) -> int:
@@ -371,6 +385,8 @@ def main(argv: list[str]) -> int:
     d.add_argument("--rung", type=int, default=1, help="groups of 12 bits: 1, 2 or 4")
     d.add_argument("--out", type=Path, required=True)
     d.add_argument("--limit", type=int, default=0)
+    d.add_argument("--true", default="",
+                   help="comma-separated features taken from the input: ceps, pitch, corr")
     args = ap.parse_args(argv)
     try:
         if args.cmd == "train":
@@ -378,7 +394,8 @@ def main(argv: list[str]) -> int:
                   voiced_pitch_weight=args.voiced_pitch_weight, pitch_bits=args.pitch_bits,
                   corr_bits=args.corr_bits)
         else:
-            decode(args.run, args.rung, args.out, args.limit)
+            true = tuple(f for f in args.true.split(",") if f)
+            decode(args.run, args.rung, args.out, args.limit, true)
     except ProbeError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

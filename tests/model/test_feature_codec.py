@@ -67,10 +67,13 @@ def _save(tmp: Path, name: str, **kwargs: Any) -> Path:
 def folders(tmp_path_factory: pytest.TempPathFactory, fake_analysis: None) -> dict[str, Path]:
     tmp = tmp_path_factory.mktemp("feature")
     return {"c4": _save(tmp, "feat-c4"), "c1d2": _save(tmp, "feat-c1d2", chunk_frames=1,
-                                                       delay_tokens=2)}
+                                                       delay_tokens=2),
+            # pitch (4 bits) and correlation (2 bits) lead group 0: 2 learned bits left
+            "c2s": _save(tmp, "feat-c2s", chunk_frames=2, delay_tokens=1,
+                         scalars=[[18, -1.55, 1.55, 4], [19, -0.5, 0.5, 2]])}
 
 
-@pytest.fixture(scope="module", params=["c4", "c1d2"])
+@pytest.fixture(scope="module", params=["c4", "c1d2", "c2s"])
 def codec(request: pytest.FixtureRequest, folders: dict[str, Path]) -> FocalCodec:
     return load_codec(str(folders[request.param]))
 
@@ -278,3 +281,33 @@ def test_lost_tokens_keep_the_length_and_fade(codec: FocalCodec) -> None:
         sig = np.concatenate([head, dec.flush()], axis=1)
     assert sig.shape == (1, toks.shape[1] * 320) and np.isfinite(sig).all()
     assert np.abs(sig[0, 36 * 320 : 40 * 320]).max() == 0  # faded out by the end of the gap
+
+
+def test_scalar_fields_lead_group_0_and_decode_as_the_base(folders: dict[str, Path]) -> None:
+    """With scalar fields the group-0 token's top bits are the quantised pitch (mean of the
+    token's two frames) and correlation, and the decompressor's pitch output is a residual on
+    the dequantised pitch."""
+    codec = load_codec(str(folders["c2s"]))
+    x = speech_like(0.6, seed=4)
+    with torch.inference_mode():
+        sig = torch.from_numpy(np.pad(x, (0, -x.size % codec.chunk_size)))[None]
+        feats, _ = codec.sig_to_feats(sig)
+        toks, _ = codec.sig_to_toks(sig)
+    pitch = 0.5 * (feats[..., 18] + feats[..., 38])
+    corr = 0.5 * (feats[..., 19] + feats[..., 39])
+    p_index = ((pitch + 1.55) / (3.1 / 15)).round().clamp(0, 15).long()
+    c_index = ((corr + 0.5) / (1 / 3)).round().clamp(0, 3).long()
+    assert torch.equal(toks[..., 0] >> 4, p_index)
+    assert torch.equal((toks[..., 0] >> 2) & 3, c_index)
+    dec = codec.decompressor
+    codes = codec.toks_to_codes(toks)
+    with torch.inference_mode():
+        q, _ = dec(codes)
+        # the block's output alone, without the dequantised base
+        values = feature_codec.scalar_codes_to_values(codes, dec.scalars)
+        std = (values[..., :1] - dec.mean[18]) / dec.std[18]
+        inputs = [(values[..., i : i + 1] - dec.mean[f.index]) / dec.std[f.index]
+                  for i, f in enumerate(dec.scalars)]
+        y, _ = dec.block(torch.cat([codes, *inputs], dim=-1))
+    torch.testing.assert_close(q[..., 18], (y[..., 18] + std[..., 0]) * dec.std[18]
+                               + dec.mean[18])

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from focalcli.model import feature_codec, load_codec
 from focalcli.model.fargan import FARGAN
 from focalcli.train import fargan_export
-from focalcli.train.feature_ladder_probe import FeatureLadderCodec
+from focalcli.train.feature_ladder_probe import FeatureLadderCodec, PitchLadderCodec
 
 
 class FakeAnalysis(nn.Module):
@@ -104,3 +104,34 @@ def test_weights_that_do_not_fit_are_refused(inputs: dict[str, Path]) -> None:
     with pytest.raises(fargan_export.ExportError, match="do not fit"):
         fargan_export.export("tiny", inputs["out"], fargan_path=inputs["fargan"],
                              pitchdnn_path=wrong)
+
+
+def test_a_pitch_and_correlation_run_exports_with_its_scalar_fields(
+        inputs: dict[str, Path]) -> None:
+    torch.manual_seed(1)
+    probe = PitchLadderCodec(dim=16, gru_dim=24, delay_tokens=1, pitch_bits=5, corr_bits=2)
+    with torch.no_grad():
+        probe.mean.copy_(torch.randn(40) * 0.1)
+        probe.std.copy_(torch.rand(40) * 0.3 + 0.2)
+    run = fargan_export.RUNS / "tiny-pitch"
+    run.mkdir(parents=True)
+    torch.save({"codec": probe.state_dict(), "opt": {}, "step": 7, "delay_tokens": 1,
+                "dim": 16, "gru_dim": 24, "pitch_bits": 5, "corr_bits": 2}, run / "last.pt")
+    out = inputs["out"].with_name("fl-pitch")
+    fargan_export.export("tiny-pitch", out, fargan_path=inputs["fargan"],
+                         pitchdnn_path=inputs["pitchdnn"])
+    codec = load_codec(str(out))
+    assert codec.config["compressor_config"]["scalars"] == [[18, -1.55, 1.55, 5],
+                                                            [19, -0.5, 0.5, 2]]
+    assert codec.rungs == [12, 24, 48]
+    fargan_export.check_against_probe(codec, probe.eval(), seed=9)
+    # The group-0 token's top 5 bits are the pitch index, as the probe makes them.
+    feats = probe.mean + probe.std * torch.randn(1, 20, 40)
+    with torch.inference_mode():
+        lats, _ = codec.feats_to_lats(feats)
+        toks = codec.lats_to_toks(lats)
+    step = 3.1 / 31
+    pitch = 0.5 * (feats[..., 18] + feats[..., 38])
+    index = ((pitch + 1.55) / step).round().clamp(0, 31).long()
+    assert torch.equal(toks[..., 0] >> 7, index)
+    assert "Scalar fields at the start of group 0" in (out / "MODEL_CARD.md").read_text()
