@@ -16,8 +16,9 @@ codec, anchors included.
 
 (run with the eval environment's Python: it needs ``pystoi`` and ``soundfile``). Decoded files
 are matched to references by stem and resampled to 16 kHz first. ``--lag-ms`` fixes the delay
-instead. Prints one row per folder: files, the constant lag, the per-file lags' spread, STOI at
-each file's own lag and at the constant lag. Exit codes: 0 done, 1 bad input.
+instead. Prints one row per folder (named by its parent when it is called ``dec``): files,
+the constant lag, the per-file lags' spread, STOI at each file's own lag and at the constant
+lag. Exit codes: 0 done, 1 bad input.
 """
 
 from __future__ import annotations
@@ -115,7 +116,8 @@ def main(argv: list[str]) -> int:
                                                                           strict=True)])
         one = mean_stoi(lag)
         spread = np.percentile(lags, 90) - np.percentile(lags, 10)
-        print(f"| {dec_dir.name} | {len(files)} | {1000 * lag / SR:.1f} | "
+        label = dec_dir.parent.name if dec_dir.name == "dec" else dec_dir.name
+        print(f"| {label} | {len(files)} | {1000 * lag / SR:.1f} | "
               f"{1000 * spread / SR:.1f} | {own:.3f} | {one:.3f} |", flush=True)
     return 0
 
