@@ -79,10 +79,14 @@ def scalar_fields(spec: Any) -> tuple[ScalarField, ...]:
     """Config ``[[index, lo, hi, bits], ...]`` -> fields; ValueError for one that cannot be."""
     out = []
     for item in spec or ():
-        index, lo, hi, bits = item
-        if not (0 <= int(index) < NB_FEATURES and float(lo) < float(hi) and int(bits) >= 1):
-            raise ValueError(f"scalar field {item!r}: expected [index 0..19, lo < hi, bits >= 1]")
-        out.append(ScalarField(int(index), float(lo), float(hi), int(bits)))
+        try:
+            index, lo, hi, bits = int(item[0]), float(item[1]), float(item[2]), int(item[3])
+            ok = len(item) == 4 and 0 <= index < NB_FEATURES and lo < hi and 1 <= bits <= 16
+        except (TypeError, ValueError, IndexError, KeyError):
+            ok = False
+        if not ok:
+            raise ValueError(f"scalar field {item!r}: expected [index 0..19, lo < hi, bits 1..16]")
+        out.append(ScalarField(index, lo, hi, bits))
     return tuple(out)
 
 
@@ -280,6 +284,9 @@ class FeatureDecompressor(nn.Module):
         self.latent_dim = input_dim
         self.delay_tokens = delay_tokens
         self.scalars = scalar_fields(scalars)
+        if sum(f.bits for f in self.scalars) >= input_dim:
+            raise ValueError(f"scalar fields take {sum(f.bits for f in self.scalars)} bits of "
+                             f"{input_dim} codes: they must leave learned bits")
         self.block = CausalBlock(input_dim + len(self.scalars), output_dim, dim, gru_dim, kernel)
         self.register_buffer("mean", torch.zeros(output_dim))
         self.register_buffer("std", torch.ones(output_dim))

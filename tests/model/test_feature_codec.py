@@ -311,3 +311,17 @@ def test_scalar_fields_lead_group_0_and_decode_as_the_base(folders: dict[str, Pa
         y, _ = dec.block(torch.cat([codes, *inputs], dim=-1))
     torch.testing.assert_close(q[..., 18], (y[..., 18] + std[..., 0]) * dec.std[18]
                                + dec.mean[18])
+
+
+def test_scalar_fields_that_cannot_be_are_refused() -> None:
+    with pytest.raises(ValueError, match="expected \\[index 0..19"):
+        feature_codec.FeatureCompressor(scalars=[[20, -1.0, 1.0, 4]])
+    with pytest.raises(ValueError, match="expected \\[index 0..19"):
+        feature_codec.FeatureDecompressor(scalars=[[18, 1.0, -1.0, 4]])
+    for bad in (5, [18, -1.0, 1.0], ["x", -1.0, 1.0, 4], [18, -1.0, 1.0, 40]):
+        with pytest.raises(ValueError, match="expected \\[index 0..19"):
+            feature_codec.scalar_fields([bad])
+    with pytest.raises(ValueError, match="must leave learned bits"):
+        feature_codec.FeatureCompressor(scalars=[[18, -1.55, 1.55, 12]])
+    with pytest.raises(ValueError, match="must leave learned bits"):
+        feature_codec.FeatureDecompressor(input_dim=8, scalars=[[18, -1.55, 1.55, 8]])
