@@ -168,6 +168,16 @@ def check_against_probe(codec: Any, probe: Any, frames: int = 60, seed: int = 0)
                 raise ExportError("the exported decompressor does not give the probe's features")
 
 
+def _probe_options(ck: dict[str, Any]) -> str:
+    """The probe options a checkpoint records, beyond the run and the delay."""
+    opts = [f" --dim {int(ck['dim'])} --gru-dim {int(ck['gru_dim'])}"]
+    if int(ck.get("pitch_bits", 0)):
+        opts.append(f" --pitch-bits {int(ck['pitch_bits'])}")
+        if int(ck.get("corr_bits", 0)):
+            opts.append(f" --corr-bits {int(ck['corr_bits'])}")
+    return "".join(opts)
+
+
 def _card(name: str, run: str, ck: dict[str, Any], codec: Any, dev: list[float] | None) -> str:
     params = codec.num_parameters()
     total = sum(params.values())
@@ -225,11 +235,12 @@ def _card(name: str, run: str, ck: dict[str, Any], codec: Any, dev: list[float] 
         "## Training",
         "",
         f"- `python -m focalcli.train.feature_ladder_probe train --run {run} "
-        f"--delay-tokens {D}` ({int(ck.get('step', 0)):,} steps of the probe's default "
-        "16 x 3 s crops of cached LPCNet features from Opus's `dump_data`): the compressor, "
-        "quantiser and decompressor trained on every rung (1, 2 and 4 groups) of each batch, "
-        "a weighted feature regression (cepstrum half by variance, half standardised, pitch "
-        "x4); no vocoder in the loop. FARGAN and PitchDNN are Opus's, unchanged.",
+        f"--delay-tokens {D}{_probe_options(ck)}` ({int(ck.get('step', 0)):,} steps of the "
+        "probe's default 16 x 3 s crops of cached LPCNet features from Opus's `dump_data`): "
+        "the compressor, quantiser and decompressor trained on every rung (1, 2 and 4 "
+        "groups) of each batch, a weighted feature regression (cepstrum half by variance, "
+        "half standardised, pitch x4); no vocoder in the loop. FARGAN and PitchDNN are "
+        "Opus's, unchanged.",
         f"- Exported with `python -m focalcli.train.fargan_export --run {run}`.",
     ]
     if dev is not None:

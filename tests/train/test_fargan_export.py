@@ -134,4 +134,6 @@ def test_a_pitch_and_correlation_run_exports_with_its_scalar_fields(
     pitch = 0.5 * (feats[..., 18] + feats[..., 38])
     index = ((pitch + 1.55) / step).round().clamp(0, 31).long()
     assert torch.equal(toks[..., 0] >> 7, index)
-    assert "Scalar fields at the start of group 0" in (out / "MODEL_CARD.md").read_text()
+    card = (out / "MODEL_CARD.md").read_text()
+    assert "Scalar fields at the start of group 0" in card
+    assert "--dim 16 --gru-dim 24 --pitch-bits 5 --corr-bits 2`" in card
