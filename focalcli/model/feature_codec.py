@@ -113,6 +113,22 @@ def scalar_codes_to_values(codes: Tensor, fields_: tuple[ScalarField, ...]) -> T
     return torch.stack(out, dim=-1)
 
 
+def scalar_inputs_and_base(codes: Tensor, fields_: tuple[ScalarField, ...], mean: Tensor,
+                           std: Tensor) -> tuple[Tensor, Tensor]:
+    """Codes (B, T, >= sum of bits) -> (standardised dequantised values (B, T, len(fields)),
+    the residual base (B, T, 40): those values at both frames' columns, zero elsewhere), with
+    the decompressor's ``mean`` / ``std`` (40,)."""
+    values = scalar_codes_to_values(codes, fields_)
+    base = codes.new_zeros(*codes.shape[:-1], mean.shape[0])
+    inputs = []
+    for i, f in enumerate(fields_):
+        cols = [f.index, NB_FEATURES + f.index]
+        std_value = (values[..., i : i + 1] - mean[cols]) / std[cols]
+        base[..., cols] = std_value
+        inputs.append(std_value[..., :1])
+    return torch.cat(inputs, dim=-1), base
+
+
 def state_tensors(state: Any) -> list[Tensor]:
     """Every tensor inside a state: a tensor, a list/tuple/dict of them, a dataclass, or an
     object with ``tensors()``; None and other values hold none."""
@@ -298,15 +314,8 @@ class FeatureDecompressor(nn.Module):
         if not self.scalars:
             y, (ctx, hidden) = self.block(codes, _block_state(state))
             return y * self.std + self.mean, [[ctx, hidden]]
-        values = scalar_codes_to_values(codes, self.scalars)
-        base = codes.new_zeros(*codes.shape[:-1], self.mean.shape[0])
-        inputs = []
-        for i, f in enumerate(self.scalars):
-            cols = [f.index, NB_FEATURES + f.index]
-            std_value = (values[..., i : i + 1] - self.mean[cols]) / self.std[cols]
-            base[..., cols] = std_value
-            inputs.append(std_value[..., :1])
-        y, (ctx, hidden) = self.block(torch.cat([codes, *inputs], dim=-1), _block_state(state))
+        inputs, base = scalar_inputs_and_base(codes, self.scalars, self.mean, self.std)
+        y, (ctx, hidden) = self.block(torch.cat([codes, inputs], dim=-1), _block_state(state))
         return (y + base) * self.std + self.mean, [[ctx, hidden]]
 
 

@@ -37,6 +37,7 @@ from focalcli.model.feature_codec import (
     feats_to_scalar_codes,
     scalar_codes_to_values,
     scalar_fields,
+    scalar_inputs_and_base,
 )
 from focalcli.train.vocoder_probe import (
     FRAMES_PER_TOKEN,
@@ -156,16 +157,8 @@ class PitchLadderCodec(FeatureLadderCodec):
         return torch.cat([self.scalars_to_codes(feats), first, rest], dim=-1)
 
     def decode(self, codes: Tensor) -> Tensor:
-        values = self.codes_to_scalars(codes)
-        base = torch.zeros(*codes.shape[:-1], TOKEN_FEATURES, dtype=codes.dtype,
-                           device=codes.device)
-        inputs = []
-        for i, f in enumerate(self.fields):
-            cols = [f.index, NB_FEATURES + f.index]
-            std = (values[..., i : i + 1] - self.mean[cols]) / self.std[cols]
-            base[..., cols] = std
-            inputs.append(std[..., :1])
-        y, _ = self.decoder(torch.cat([self.bsq.pad_codes(codes), *inputs], dim=-1))
+        inputs, base = scalar_inputs_and_base(codes, self.fields, self.mean, self.std)
+        y, _ = self.decoder(torch.cat([self.bsq.pad_codes(codes), inputs], dim=-1))
         return y + base
 
 

@@ -309,6 +309,8 @@ def test_scalar_fields_lead_group_0_and_decode_as_the_base(folders: dict[str, Pa
         inputs = [(values[..., i : i + 1] - dec.mean[f.index]) / dec.std[f.index]
                   for i, f in enumerate(dec.scalars)]
         y, _ = dec.block(torch.cat([codes, *inputs], dim=-1))
+        assert torch.equal(values[..., 0], codec.decompressor.scalars[0].lo
+                           + p_index.to(values.dtype) * (3.1 / 15))
     torch.testing.assert_close(q[..., 18], (y[..., 18] + std[..., 0]) * dec.std[18]
                                + dec.mean[18])
 
