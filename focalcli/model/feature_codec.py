@@ -113,6 +113,17 @@ def scalar_codes_to_values(codes: Tensor, fields_: tuple[ScalarField, ...]) -> T
     return torch.stack(out, dim=-1)
 
 
+def with_scalar_codes(lats: Tensor, feats: Tensor, fields_: tuple[ScalarField, ...],
+                      group_dim: int) -> Tensor:
+    """Learned latents (B, T, W - S) and raw features (B, T, 40) -> (B, T, W): group 0 starts
+    with the fields' S code bits (+-1/sqrt(group_dim)), then the group's first group_dim - S
+    learned latents scaled to the rest of its unit norm; the other groups as they came."""
+    G, S = group_dim, sum(f.bits for f in fields_)
+    first = nn.functional.normalize(lats[..., : G - S], dim=-1) * ((G - S) / G) ** 0.5
+    codes = feats_to_scalar_codes(feats, fields_, G**-0.5)
+    return torch.cat([codes, first, lats[..., G - S :]], dim=-1)
+
+
 def scalar_inputs_and_base(codes: Tensor, fields_: tuple[ScalarField, ...], mean: Tensor,
                            std: Tensor) -> tuple[Tensor, Tensor]:
     """Codes (B, T, >= sum of bits) -> (standardised dequantised values (B, T, len(fields)),
@@ -270,10 +281,7 @@ class FeatureCompressor(nn.Module):
                 ) -> tuple[Tensor, list[BlockState]]:
         lats, (ctx, hidden) = self.block((feats - self.mean) / self.std, _block_state(state))
         if self.scalars:
-            G, S = self.group_dim, self.scalar_bits
-            first = nn.functional.normalize(lats[..., : G - S], dim=-1) * ((G - S) / G) ** 0.5
-            codes = feats_to_scalar_codes(feats, self.scalars, G**-0.5)
-            lats = torch.cat([codes, first, lats[..., G - S :]], dim=-1)
+            lats = with_scalar_codes(lats, feats, self.scalars, self.group_dim)
         return lats, [[ctx, hidden]]
 
 
@@ -300,9 +308,10 @@ class FeatureDecompressor(nn.Module):
         self.latent_dim = input_dim
         self.delay_tokens = delay_tokens
         self.scalars = scalar_fields(scalars)
-        if sum(f.bits for f in self.scalars) >= input_dim:
-            raise ValueError(f"scalar fields take {sum(f.bits for f in self.scalars)} bits of "
-                             f"{input_dim} codes: they must leave learned bits")
+        scalar_bits = sum(f.bits for f in self.scalars)
+        if scalar_bits >= input_dim:
+            raise ValueError(f"scalar fields take {scalar_bits} bits of {input_dim} codes: "
+                             "they must leave learned bits")
         self.block = CausalBlock(input_dim + len(self.scalars), output_dim, dim, gru_dim, kernel)
         self.register_buffer("mean", torch.zeros(output_dim))
         self.register_buffer("std", torch.ones(output_dim))

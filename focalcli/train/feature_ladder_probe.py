@@ -38,6 +38,7 @@ from focalcli.model.feature_codec import (
     scalar_codes_to_values,
     scalar_fields,
     scalar_inputs_and_base,
+    with_scalar_codes,
 )
 from focalcli.train.vocoder_probe import (
     FRAMES_PER_TOKEN,
@@ -118,8 +119,7 @@ class PitchLadderCodec(FeatureLadderCodec):
             raise ValueError(f"pitch_bits >= 1, corr_bits >= 0 and their sum < {bits}, got "
                              f"{pitch_bits} and {corr_bits}")
         self.pitch_bits, self.corr_bits = pitch_bits, corr_bits
-        self.scalars = self.scalar_spec(pitch_bits, corr_bits)
-        self.fields = scalar_fields(self.scalars)
+        self.fields = scalar_fields(self.scalar_spec(pitch_bits, corr_bits))
         self.scalar_bits = pitch_bits + corr_bits
         latent = self.bsq.latent_dim
         self.encoder = CausalBlock(TOKEN_FEATURES, latent - self.scalar_bits, dim, dim)
@@ -151,10 +151,8 @@ class PitchLadderCodec(FeatureLadderCodec):
 
     def encode(self, feats: Tensor) -> Tensor:
         lats, _ = self.encoder((feats - self.mean) / self.std)
-        D, S = self.bsq.dim, self.scalar_bits
-        first = nn.functional.normalize(lats[..., : D - S], dim=-1) * ((D - S) / D) ** 0.5
-        rest = self.bsq.normalize(nn.functional.pad(lats[..., D - S :], (D, 0)))[..., D:]
-        return torch.cat([self.scalars_to_codes(feats), first, rest], dim=-1)
+        # as the product: FeatureCompressor, then the quantizer's per-group normalisation
+        return self.bsq.normalize(with_scalar_codes(lats, feats, self.fields, self.bsq.dim))
 
     def decode(self, codes: Tensor) -> Tensor:
         inputs, base = scalar_inputs_and_base(codes, self.fields, self.mean, self.std)
