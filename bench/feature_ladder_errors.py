@@ -20,7 +20,12 @@ import torch
 from torch import nn
 
 from focalcli.model.fargan import pitch_feature_to_period
-from focalcli.train.feature_ladder_probe import RUNG_GROUPS, load_run
+from focalcli.train.feature_ladder_probe import (
+    TOKEN_FEATURES,
+    load_run,
+    rung_groups,
+    split_rows,
+)
 from focalcli.train.vocoder_probe import NB_FEATURES, ProbeError, load_split
 
 GROUPS = {"c0": [0], "c1-3": [1, 2, 3], "c4-9": list(range(4, 10)),
@@ -41,15 +46,15 @@ def rung_frames(run: str) -> tuple[np.ndarray, dict[int, np.ndarray]]:
     torch.set_num_threads(1)
     codec = load_run(run)
     dev = load_split("dev")
-    feats = torch.from_numpy(dev["feats"]).float()
+    feats = split_rows(codec, dev)
     offsets = dev["offsets"]
     D, bits = codec.delay_tokens, codec.bsq.dim
-    originals, decoded = [], {g: [] for g in RUNG_GROUPS}
+    originals, decoded = [], {g: [] for g in rung_groups(codec)}
     for a, b in zip(offsets[:-1], offsets[1:], strict=True):
         x = feats[a:b][None]
         codes = codec.bsq.lats_to_codes(codec.encode(nn.functional.pad(x, (0, 0, 0, D))))
-        originals.append(x[0].reshape(-1, NB_FEATURES).numpy())
-        for g in RUNG_GROUPS:
+        originals.append(x[0, :, :TOKEN_FEATURES].reshape(-1, NB_FEATURES).numpy())
+        for g in rung_groups(codec):
             y = codec.decode(codes[..., : g * bits])[:, D:]
             decoded[g].append(codec.to_features(y)[0].numpy())
     return np.concatenate(originals), {g: np.concatenate(v) for g, v in decoded.items()}

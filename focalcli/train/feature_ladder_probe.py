@@ -160,6 +160,64 @@ class PitchLadderCodec(FeatureLadderCodec):
         return y + base
 
 
+
+class HybridLadderCodec(PitchLadderCodec):
+    """A ladder whose group 0 is focal-small v6's own 12-bit token, so the 0.6 kbit/s rung is
+    v6 (decoded by v6's decoder, bit for bit the default) and groups 1-3 add FARGAN rungs.
+
+    Input rows are (B, T, 40 + 12): the token's raw features, then v6's codes of that token
+    (+-1/sqrt(12), ``focalcli.model.bsq`` order). The encoder sees both and learns the bits of
+    groups 1-3; group 1 starts with the pitch / correlation scalar bits (``pitch_bits``,
+    ``corr_bits``) that group 0 carries in ``PitchLadderCodec``. The decoder takes 2 or more
+    groups (``rungs``): the FARGAN path starts at 1.2 kbit/s.
+    """
+
+    rungs = (2, 4)
+
+    def __init__(self, dim: int = 256, gru_dim: int = 384, bits: int = 12, groups: int = 4,
+                 delay_tokens: int = 0, pitch_bits: int = 6, corr_bits: int = 0) -> None:
+        super().__init__(dim, gru_dim, bits, groups, delay_tokens, pitch_bits, corr_bits)
+        latent = self.bsq.latent_dim
+        self.encoder = CausalBlock(TOKEN_FEATURES + bits, latent - bits - self.scalar_bits,
+                                   dim, dim)
+
+    def encode(self, feats: Tensor) -> Tensor:
+        raw, v6_codes = feats[..., :TOKEN_FEATURES], feats[..., TOKEN_FEATURES:]
+        x = torch.cat([(raw - self.mean) / self.std, v6_codes / self.bsq.scale], dim=-1)
+        lats, _ = self.encoder(x)
+        rest = with_scalar_codes(lats, raw, self.fields, self.bsq.dim)
+        return self.bsq.normalize(torch.cat([v6_codes, rest], dim=-1))
+
+    def decode(self, codes: Tensor) -> Tensor:
+        if codes.shape[-1] < 2 * self.bsq.dim:
+            raise ValueError("the hybrid ladder's FARGAN path needs at least 2 groups")
+        inputs, base = scalar_inputs_and_base(codes[..., self.bsq.dim :], self.fields,
+                                              self.mean, self.std)
+        y, _ = self.decoder(torch.cat([self.bsq.pad_codes(codes), inputs], dim=-1))
+        return y + base
+
+
+def with_v6_codes(data: dict[str, np.ndarray]) -> Tensor:
+    """A cached split -> (N, 40 + 12) float rows: features, then v6's codes of each token."""
+    from focalcli.model.bsq import BinarySphericalQuantizer
+
+    v6 = BinarySphericalQuantizer(2**12, 1)
+    toks = torch.from_numpy(data["toks"].astype(np.int64))
+    feats = torch.from_numpy(data["feats"]).float()
+    return torch.cat([feats, v6.toks_to_codes(toks).float()], dim=-1)
+
+
+def rung_groups(codec: FeatureLadderCodec) -> tuple[int, ...]:
+    """The rungs (groups decoded) a codec trains and decodes."""
+    return getattr(codec, "rungs", RUNG_GROUPS)
+
+
+def split_rows(codec: FeatureLadderCodec, data: dict[str, np.ndarray]) -> Tensor:
+    """A cached split -> the codec's input rows: (N, 40) features, or (N, 52) for a hybrid."""
+    if isinstance(codec, HybridLadderCodec):
+        return with_v6_codes(data)
+    return torch.from_numpy(data["feats"]).float()
+
 def feature_weights(std: Tensor) -> Tensor:
     """Per-value loss weights (40,): cepstral errors half by the coefficient's variance, half
     standardised (as probe (a)); pitch x4, since FARGAN's excitation follows it directly."""
@@ -187,17 +245,19 @@ def ladder_loss(codec: FeatureLadderCodec, feats: Tensor, weights: Tensor,
     """Raw features (B, T + D, 40) -> (summed loss over the rungs, per-rung weighted MSE)."""
     D = codec.delay_tokens
     codes = codec.quantise(codec.encode(feats))
-    target = (feats[:, : feats.shape[1] - D] - codec.mean) / codec.std
+    raw = feats[:, : feats.shape[1] - D, :TOKEN_FEATURES]
+    target = (raw - codec.mean) / codec.std
     if voiced_pitch_weight:
-        weights = voiced_weights(feats[:, : feats.shape[1] - D], weights, voiced_pitch_weight)
+        weights = voiced_weights(raw, weights, voiced_pitch_weight)
     bits = codec.bsq.dim
+    rungs = rung_groups(codec)
     # All rungs in one decoder call (batch R x B): bigger matrix products, the same sums.
     width = codes.shape[-1]
-    masks = [torch.arange(width) < g * bits for g in RUNG_GROUPS]
+    masks = [torch.arange(width) < g * bits for g in rungs]
     y = codec.decode(torch.cat([codes * m.to(codes.dtype) for m in masks]))[:, D:]
-    w = weights.expand_as(target).repeat(len(RUNG_GROUPS), 1, 1)
-    mse = (y - target.repeat(len(RUNG_GROUPS), 1, 1)) ** 2 * w
-    per_rung_t = mse.unflatten(0, (len(RUNG_GROUPS), -1)).mean(dim=(1, 2, 3))
+    w = weights.expand_as(target).repeat(len(rungs), 1, 1)
+    mse = (y - target.repeat(len(rungs), 1, 1)) ** 2 * w
+    per_rung_t = mse.unflatten(0, (len(rungs), -1)).mean(dim=(1, 2, 3))
     total = per_rung_t.sum()
     per_rung = [float(v) for v in per_rung_t.detach()]
     return total, per_rung
@@ -205,19 +265,18 @@ def ladder_loss(codec: FeatureLadderCodec, feats: Tensor, weights: Tensor,
 
 def train(run: str, steps: int, delay_tokens: int, seq_tokens: int = 150, batch: int = 16,
           lr: float = 1e-3, dim: int = 256, gru_dim: int = 384,
-          voiced_pitch_weight: float = 0.0, pitch_bits: int = 0, corr_bits: int = 0) -> None:
+          voiced_pitch_weight: float = 0.0, pitch_bits: int = 0, corr_bits: int = 0,
+          hybrid: bool = False) -> None:
     torch.set_num_threads(1)
     data = load_split("train")
     dev = load_split("dev")
-    feats = torch.from_numpy(data["feats"]).float()
+    feats = with_v6_codes(data) if hybrid else torch.from_numpy(data["feats"]).float()
     offsets = data["offsets"]
     run_dir = RUNS / run
     run_dir.mkdir(parents=True, exist_ok=True)
-    codec = (PitchLadderCodec(dim, gru_dim, delay_tokens=delay_tokens, pitch_bits=pitch_bits,
-                              corr_bits=corr_bits)
-             if pitch_bits else FeatureLadderCodec(dim, gru_dim, delay_tokens=delay_tokens))
-    codec.mean.copy_(feats.mean(0))
-    codec.std.copy_(feats.std(0).clamp_min(1e-3))
+    codec = make_codec(dim, gru_dim, delay_tokens, pitch_bits, corr_bits, hybrid)
+    codec.mean.copy_(feats[:, :TOKEN_FEATURES].mean(0))
+    codec.std.copy_(feats[:, :TOKEN_FEATURES].std(0).clamp_min(1e-3))
     weights = feature_weights(codec.std)
     opt = torch.optim.AdamW(codec.parameters(), lr=lr, weight_decay=1e-4)
     step = 0
@@ -252,7 +311,7 @@ def train(run: str, steps: int, delay_tokens: int, seq_tokens: int = 150, batch:
                   f"({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
             ck = {"codec": codec.state_dict(), "opt": opt.state_dict(), "step": step,
                   "delay_tokens": delay_tokens, "dim": dim, "gru_dim": gru_dim,
-                  "pitch_bits": pitch_bits, "corr_bits": corr_bits}
+                  "pitch_bits": pitch_bits, "corr_bits": corr_bits, "hybrid": hybrid}
             torch.save(ck, run_dir / "tmp.pt")
             (run_dir / "tmp.pt").replace(last)
 
@@ -261,10 +320,11 @@ def train(run: str, steps: int, delay_tokens: int, seq_tokens: int = 150, batch:
 def evaluate(codec: FeatureLadderCodec, dev: dict[str, np.ndarray], weights: Tensor
              ) -> tuple[list[float], int]:
     """-> (per-rung weighted MSE on dev, distinct group-0 tokens used on dev)."""
-    feats = torch.from_numpy(dev["feats"]).float()
+    feats = split_rows(codec, dev)
     offsets = dev["offsets"]
     D = codec.delay_tokens
-    totals = [0.0] * len(RUNG_GROUPS)
+    rungs = rung_groups(codec)
+    totals = [0.0] * len(rungs)
     count = 0
     toks = []
     bits = codec.bsq.dim
@@ -272,12 +332,25 @@ def evaluate(codec: FeatureLadderCodec, dev: dict[str, np.ndarray], weights: Ten
         x = feats[a:b][None]
         codes = codec.bsq.lats_to_codes(codec.encode(x))
         toks.append(codec.bsq.codes_to_toks(codes)[0, :, 0])
-        target = (x[:, : x.shape[1] - D] - codec.mean) / codec.std
-        for i, g in enumerate(RUNG_GROUPS):
+        target = (x[:, : x.shape[1] - D, :TOKEN_FEATURES] - codec.mean) / codec.std
+        for i, g in enumerate(rungs):
             y = codec.decode(codes[..., : g * bits])[:, D:]
             totals[i] += float(((y - target) ** 2 * weights).sum())
         count += target.numel()
     return [t / max(count, 1) for t in totals], int(torch.cat(toks).unique().numel())
+
+
+def make_codec(dim: int, gru_dim: int, delay_tokens: int, pitch_bits: int, corr_bits: int,
+               hybrid: bool) -> FeatureLadderCodec:
+    if hybrid:
+        if not pitch_bits:
+            raise ProbeError("--hybrid needs --pitch-bits")
+        return HybridLadderCodec(dim, gru_dim, delay_tokens=delay_tokens, pitch_bits=pitch_bits,
+                                 corr_bits=corr_bits)
+    if pitch_bits:
+        return PitchLadderCodec(dim, gru_dim, delay_tokens=delay_tokens, pitch_bits=pitch_bits,
+                                corr_bits=corr_bits)
+    return FeatureLadderCodec(dim, gru_dim, delay_tokens=delay_tokens)
 
 
 def load_run(run: str) -> FeatureLadderCodec:
@@ -285,12 +358,9 @@ def load_run(run: str) -> FeatureLadderCodec:
     if not path.exists():
         raise ProbeError(f"{path} missing: train first")
     ck = torch.load(path, weights_only=True)
-    pitch_bits = int(ck.get("pitch_bits", 0))
-    codec = (PitchLadderCodec(int(ck["dim"]), int(ck["gru_dim"]),
-                              delay_tokens=int(ck["delay_tokens"]), pitch_bits=pitch_bits,
-                              corr_bits=int(ck.get("corr_bits", 0)))
-             if pitch_bits else FeatureLadderCodec(int(ck["dim"]), int(ck["gru_dim"]),
-                                                   delay_tokens=int(ck["delay_tokens"])))
+    codec = make_codec(int(ck["dim"]), int(ck["gru_dim"]), int(ck["delay_tokens"]),
+                       int(ck.get("pitch_bits", 0)), int(ck.get("corr_bits", 0)),
+                       bool(ck.get("hybrid", False)))
     codec.load_state_dict(ck["codec"])
     return codec.eval()
 
@@ -306,15 +376,15 @@ def decode(run: str, rung: int, out: Path, limit: int, true: tuple[str, ...] = (
 
     torch.set_num_threads(1)
     codec = load_run(run)
-    if rung not in RUNG_GROUPS:
-        raise ProbeError(f"--rung {rung}: expected one of {RUNG_GROUPS} groups")
+    if rung not in rung_groups(codec):
+        raise ProbeError(f"--rung {rung}: expected one of {rung_groups(codec)} groups")
     fargan = load_fargan()
     dev = load_split("dev")
     names = [str(n) for n in dev["names"]]
     offsets = dev["offsets"]
     by_name = {n: (int(a), int(b)) for n, a, b in zip(names, offsets[:-1], offsets[1:],
                                                          strict=True)}
-    feats_all = torch.from_numpy(dev["feats"]).float()
+    feats_all = split_rows(codec, dev)
     out.mkdir(parents=True, exist_ok=True)
     files = manifest("dev")[: limit or None]
     D = codec.delay_tokens
@@ -329,7 +399,8 @@ def decode(run: str, rung: int, out: Path, limit: int, true: tuple[str, ...] = (
         y = codec.decode(codes[..., : rung * bits])[:, D:]
         feats = codec.to_features(y)[0].numpy()
         if true:
-            feats = with_true(feats, x[0].reshape(-1, NB_FEATURES).numpy(), true)
+            original = x[0, :, :TOKEN_FEATURES].reshape(-1, NB_FEATURES).numpy()
+            feats = with_true(feats, original, true)
         t_codec += time.perf_counter() - t0
         t0 = time.perf_counter()
         wav = feats_to_wav(fargan, feats, len(sig))
@@ -371,6 +442,8 @@ def main(argv: list[str]) -> int:
                    help="with --pitch-bits: then this many bits of scalar pitch correlation")
     t.add_argument("--voiced-pitch-weight", type=float, default=0.0,
                    help="extra loss weight on the pitch of voiced frames")
+    t.add_argument("--hybrid", action="store_true",
+                   help="group 0 is v6's token; the scalar bits lead group 1")
     d = sub.add_parser("decode")
     d.add_argument("--run", default="feature-ladder")
     d.add_argument("--rung", type=int, default=1, help="groups of 12 bits: 1, 2 or 4")
@@ -383,7 +456,7 @@ def main(argv: list[str]) -> int:
         if args.cmd == "train":
             train(args.run, args.steps, args.delay_tokens, dim=args.dim, gru_dim=args.gru_dim,
                   voiced_pitch_weight=args.voiced_pitch_weight, pitch_bits=args.pitch_bits,
-                  corr_bits=args.corr_bits)
+                  corr_bits=args.corr_bits, hybrid=args.hybrid)
         else:
             true = tuple(f for f in args.true.split(",") if f)
             decode(args.run, args.rung, args.out, args.limit, true)

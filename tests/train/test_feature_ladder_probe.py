@@ -10,9 +10,11 @@ from focalcli.train.feature_ladder_probe import (
     RUNG_GROUPS,
     CausalBlock,
     FeatureLadderCodec,
+    HybridLadderCodec,
     PitchLadderCodec,
     feature_weights,
     ladder_loss,
+    with_v6_codes,
 )
 
 
@@ -112,3 +114,41 @@ def test_correlation_bits_follow_the_pitch_bits_and_come_back_within_half_a_step
     assert y1.shape == (1, 9, 40)
     # Only 12 - 5 - 3 = 4 learned bits are left in group 0.
     assert codec.encoder((feats - codec.mean) / codec.std)[0].shape[-1] == 48 - 8
+
+
+def test_hybrid_group_0_is_v6s_token_and_the_scalar_bits_lead_group_1() -> None:
+    torch.manual_seed(5)
+    codec = HybridLadderCodec(dim=16, gru_dim=16, delay_tokens=1, pitch_bits=6, corr_bits=2)
+    v6_toks = torch.tensor([0, 1, 4095, 2048, 77, 300, 9, 1000, 5])
+    feats = torch.randn(9, 40) * 0.4
+    feats[:, 38] = feats[:, 18]
+    rows = with_v6_codes({"toks": v6_toks.numpy(), "feats": feats.numpy()})
+    assert rows.shape == (9, 52)
+    with torch.no_grad():
+        codes = codec.bsq.lats_to_codes(codec.encode(rows[None]))
+        toks = codec.bsq.codes_to_toks(codes)[0]
+        ys = [codec.decode(codes[..., : g * 12]) for g in codec.rungs]
+    assert torch.equal(toks[:, 0], v6_toks)  # rung 1 is v6's own token, untouched
+    step = (codec.PITCH_RANGE[1] - codec.PITCH_RANGE[0]) / 63
+    index = ((feats[:, 18] - codec.PITCH_RANGE[0]) / step).round().long()
+    assert torch.equal(toks[:, 1] >> 6, index)
+    assert all(y.shape == (1, 9, 40) for y in ys)
+    assert not torch.allclose(ys[0], ys[-1])
+    try:
+        codec.decode(codes[..., :12])
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("the FARGAN path decoded one group")
+    # the loss trains the rungs 2 and 4 only, and falls
+    weights = feature_weights(codec.std)
+    batch = rows[None].repeat(3, 1, 1)
+    opt = torch.optim.Adam(codec.parameters(), lr=3e-3)
+    _, first = ladder_loss(codec, batch, weights)
+    for _ in range(40):
+        loss, _ = ladder_loss(codec, batch, weights)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    _, last = ladder_loss(codec, batch, weights)
+    assert len(first) == 2 and all(b < a for a, b in zip(first, last, strict=True))
