@@ -18,8 +18,9 @@ decompressor gets zero codes for the groups not sent. Single-group models keep (
 ``c`` is ``compression_factor``, the product of the compressor's ``downscale_factors`` (1 for the
 50 Hz models, 2 for 25 Hz, 4 for 12.5 Hz); the decompressor's ``upscale_factors`` undo it.
 
-The roles are FocalCodec-Stream's modules (WavLM, FocalEncoder, FocalDecoder, WaveNeXt / Vocos)
-or the feature codec's (``focalcli.model.feature_codec``: LPCNet features, FARGAN). A module
+The roles are FocalCodec-Stream's modules (WavLM, FocalEncoder, FocalDecoder, WaveNeXt / Vocos),
+the feature codec's (``focalcli.model.feature_codec``: LPCNet features, FARGAN) or the hybrid
+ladder's, which joins both (``focalcli.model.hybrid``). A module
 may state its widths and factors itself (``latent_dim``, ``downscale_factors`` /
 ``upscale_factors``), a decompressor its delay (``delay_tokens``: output token t describes
 input token t - D) and a decoder its output lag (``delay_samples``); ``latency_ms`` adds both.
@@ -48,6 +49,14 @@ from focalcli.model.feature_codec import (
     LPCNetEncoderState,
 )
 from focalcli.model.focalnet import FocalDecoder, FocalEncoder, LayerState
+from focalcli.model.hybrid import (
+    HybridCompressor,
+    HybridDecoder,
+    HybridDecoderState,
+    HybridDecompressor,
+    HybridEncoder,
+    HybridEncoderState,
+)
 from focalcli.model.wavlm import WavLM, WavLMState
 
 MODULES: dict[str, type[nn.Module]] = {
@@ -61,6 +70,10 @@ MODULES: dict[str, type[nn.Module]] = {
     "FeatureCompressor": FeatureCompressor,
     "FeatureDecompressor": FeatureDecompressor,
     "FARGANDecoder": FARGANDecoder,
+    "HybridEncoder": HybridEncoder,
+    "HybridCompressor": HybridCompressor,
+    "HybridDecompressor": HybridDecompressor,
+    "HybridDecoder": HybridDecoder,
 }
 ROLES = ("encoder", "compressor", "quantizer", "decompressor", "decoder")
 
@@ -83,7 +96,7 @@ def _scale_factors(module: Any, attr: str, conv: str) -> tuple[int, ...]:
 
 @dataclass
 class EncodeState:
-    encoder: WavLMState | LPCNetEncoderState | None = None
+    encoder: WavLMState | LPCNetEncoderState | HybridEncoderState | None = None
     compressor: list[LayerState] | None = None
 
     def tensors(self) -> list[Tensor]:
@@ -94,11 +107,11 @@ class EncodeState:
 @dataclass
 class DecodeState:
     decompressor: list[LayerState] | None = None
-    decoder: DecoderState | FARGANDecoderState | None = None
+    decoder: DecoderState | FARGANDecoderState | HybridDecoderState | None = None
 
     def tensors(self) -> list[Tensor]:
         out = [t for layer in self.decompressor or [] for t in layer if t is not None]
-        if isinstance(self.decoder, FARGANDecoderState):
+        if isinstance(self.decoder, FARGANDecoderState | HybridDecoderState):
             return out + self.decoder.tensors()
         return out + [t for t in self.decoder or [] if t is not None]
 
@@ -119,10 +132,10 @@ class FocalCodec(nn.Module):
             except TypeError as e:
                 raise ValueError(f"bad {role}_config for {name}: {e}") from None
             self.add_module(role, module)
-        self.encoder: WavLM | LPCNetEncoder
-        self.compressor: FocalEncoder | FeatureCompressor
+        self.encoder: WavLM | LPCNetEncoder | HybridEncoder
+        self.compressor: FocalEncoder | FeatureCompressor | HybridCompressor
         self.quantizer: BinarySphericalQuantizer
-        self.decompressor: FocalDecoder | FeatureDecompressor
+        self.decompressor: FocalDecoder | FeatureDecompressor | HybridDecompressor
         # WaveNeXt | Vocos | FARGANDecoder; Any, as training code reaches into the first two
         self.decoder: Any
         bits = self.quantizer.latent_dim

@@ -292,7 +292,8 @@ class FeatureDecompressor(nn.Module):
     (output_dim,) map back. Output token t describes input token t - ``delay_tokens``. With
     ``scalars`` (the compressor's), the codes' first bits are dequantised, given to the block
     as extra inputs (standardised) and used as the base its prediction of both frames' field
-    is a residual on. State: ``[[convolution context (B, dim, kernel - 1), GRU state (1, B,
+    is a residual on; ``scalar_offset``: where in the codes those bits start (the hybrid
+    ladder's group 1). State: ``[[convolution context (B, dim, kernel - 1), GRU state (1, B,
     gru_dim)]]``.
     """
 
@@ -301,15 +302,19 @@ class FeatureDecompressor(nn.Module):
 
     def __init__(self, input_dim: int = 48, output_dim: int = FEATURE_TOKEN_DIM,
                  dim: int = 256, gru_dim: int = 384, kernel: int = 3,
-                 delay_tokens: int = 0, scalars: Any = ()) -> None:
+                 delay_tokens: int = 0, scalars: Any = (), scalar_offset: int = 0) -> None:
         super().__init__()
         if not isinstance(delay_tokens, int) or delay_tokens < 0:
             raise ValueError(f"delay_tokens must be an integer >= 0, got {delay_tokens!r}")
         self.latent_dim = input_dim
         self.delay_tokens = delay_tokens
         self.scalars = scalar_fields(scalars)
+        self.scalar_offset = scalar_offset
         scalar_bits = sum(f.bits for f in self.scalars)
-        if scalar_bits >= input_dim:
+        if not isinstance(scalar_offset, int) or not 0 <= scalar_offset < input_dim:
+            raise ValueError(f"scalar_offset must be an integer in [0, {input_dim}), got "
+                             f"{scalar_offset!r}")
+        if scalar_bits >= input_dim - scalar_offset:
             raise ValueError(f"scalar fields take {scalar_bits} bits of {input_dim} codes: "
                              "they must leave learned bits")
         self.block = CausalBlock(input_dim + len(self.scalars), output_dim, dim, gru_dim, kernel)
@@ -323,7 +328,8 @@ class FeatureDecompressor(nn.Module):
         if not self.scalars:
             y, (ctx, hidden) = self.block(codes, _block_state(state))
             return y * self.std + self.mean, [[ctx, hidden]]
-        inputs, base = scalar_inputs_and_base(codes, self.scalars, self.mean, self.std)
+        inputs, base = scalar_inputs_and_base(codes[..., self.scalar_offset :], self.scalars,
+                                              self.mean, self.std)
         y, (ctx, hidden) = self.block(torch.cat([codes, inputs], dim=-1), _block_state(state))
         return (y + base) * self.std + self.mean, [[ctx, hidden]]
 

@@ -58,10 +58,12 @@ LPCNET_DEFAULT_CHUNK_FRAMES = 4
 FARGAN_OUTPUT_LAG_SAMPLES = 240
 #: modules that are causal whatever their config says (they have no ``causal`` key)
 ALWAYS_CAUSAL = frozenset({"LPCNetEncoder", "FeatureCompressor", "FeatureDecompressor",
-                           "FARGANDecoder"})
+                           "FARGANDecoder", "HybridEncoder", "HybridCompressor",
+                           "HybridDecompressor", "HybridDecoder"})
 
 _DECODER_HOP_LENGTHS = {"WaveNeXt": DEFAULT_WAVENEXT_HOP_LENGTH, "Vocos": DEFAULT_VOCOS_HOP_LENGTH,
-                        "FARGANDecoder": FEATURE_SAMPLES_PER_TOKEN}
+                        "FARGANDecoder": FEATURE_SAMPLES_PER_TOKEN,
+                        "HybridDecoder": FEATURE_SAMPLES_PER_TOKEN}
 _CAUSAL_ROLES = ("encoder", "compressor", "decompressor", "decoder")
 
 
@@ -108,6 +110,8 @@ def encoder_samples_per_frame(encoder_config: Mapping[str, Any], name: str | Non
     """Input samples per encoder frame (``WavLM.downsample_factor``): 320 for the family."""
     if name == "LPCNetEncoder":
         return FEATURE_SAMPLES_PER_TOKEN
+    if name == "HybridEncoder":
+        return encoder_samples_per_frame(encoder_config.get("wavlm_config") or {})
     frontend = encoder_config.get("frontend", DEFAULT_FRONTEND)
     if frontend == "conv":
         return math.prod(int(s) for s in encoder_config.get("strides", DEFAULT_STRIDES))
@@ -134,7 +138,7 @@ def config_to_geometry(config: Mapping[str, Any]) -> Geometry:
     enc = _role_config(config, "encoder")
     encoder_name = config.get("encoder_name")
     samples_per_frame = encoder_samples_per_frame(enc, encoder_name)
-    if config.get("compressor_name") == "FeatureCompressor":
+    if config.get("compressor_name") in ("FeatureCompressor", "HybridCompressor"):
         downscale: tuple[int, ...] = (1,)
     else:
         downscale = tuple(int(f) for f in _role_config(config, "compressor").get(
@@ -155,13 +159,18 @@ def config_to_geometry(config: Mapping[str, Any]) -> Geometry:
                  for role in _CAUSAL_ROLES)
     if encoder_name == "LPCNetEncoder":
         chunk_frames = int(enc.get("chunk_frames", LPCNET_DEFAULT_CHUNK_FRAMES))
+    elif encoder_name == "HybridEncoder":
+        chunk_frames = 1 + int((enc.get("wavlm_config") or {}).get("lookahead_size",
+                                                                   DEFAULT_LOOKAHEAD_FRAMES))
     else:
         chunk_frames = 1 + int(enc.get("lookahead_size", DEFAULT_LOOKAHEAD_FRAMES))
     lag = 0  # input samples by which the output lags: decompressor delay and decoder lag
-    if config.get("decompressor_name") == "FeatureDecompressor":
-        lag += int(_role_config(config, "decompressor").get("delay_tokens", 0)) * (
-            samples_per_frame * compression)
-    if decoder_name == "FARGANDecoder":
+    decompressor = _role_config(config, "decompressor")
+    if config.get("decompressor_name") == "HybridDecompressor":
+        decompressor = decompressor.get("feature_config") or {}
+    if config.get("decompressor_name") in ("FeatureDecompressor", "HybridDecompressor"):
+        lag += int(decompressor.get("delay_tokens", 0)) * (samples_per_frame * compression)
+    if decoder_name in ("FARGANDecoder", "HybridDecoder"):
         lag += FARGAN_OUTPUT_LAG_SAMPLES
     sr_in = SAMPLE_RATE_INPUT_HZ
     per_token_in = samples_per_frame * compression

@@ -105,7 +105,8 @@ def tiny_feature_config(chunk_frames: int = 4, delay_tokens: int = 0,
 
 def save_tiny_feature_model(folder: Path, seed: int = 0, name: str = "tiny-feature",
                             config: dict[str, Any] | None = None) -> Path:
-    """Write a random feature codec (``tiny_feature_config()`` unless given) as a model folder.
+    """Write a random feature codec (``tiny_feature_config()`` unless given; or a hybrid
+    ladder's, ``tiny_hybrid_config()``) as a model folder.
 
     FARGAN's gain is lowered (bias -2) so its random output stays well inside [-1, 1].
     Returns the folder (pass it to ``--model``).
@@ -119,10 +120,60 @@ def save_tiny_feature_model(folder: Path, seed: int = 0, name: str = "tiny-featu
     torch.manual_seed(seed)
     codec = FocalCodec(config)
     with torch.no_grad():
-        codec.decoder.fargan.sig.gain_dense.bias.fill_(-2.0)
+        fargan = codec.decoder.fargan  # FARGANDecoder's FARGAN, or the hybrid's FARGANDecoder
+        getattr(fargan, "fargan", fargan).sig.gain_dense.bias.fill_(-2.0)
+        vocos = getattr(codec.decoder, "vocos", None)  # the hybrid's base vocoder
+        if vocos is not None:
+            vocos.head.proj.weight.mul_(0.1)
     out = Path(folder) / name
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(config, indent=2))
     save_file({k: v.contiguous() for k, v in codec.state_dict().items()},
               str(out / "model.safetensors"))
     return out
+
+
+#: ``TINY_CONFIG``'s decoder as a Vocos (the hybrid ladder's base vocoder must be one)
+TINY_VOCOS: dict[str, Any] = {"input_dim": 32, "num_layers": 1, "dim": 32, "ffn_dim": 64,
+                              "n_fft": 640, "hop_length": 320, "causal": True}
+
+
+def tiny_base_config() -> dict[str, Any]:
+    """``TINY_CONFIG`` with ``TINY_VOCOS``: the base model a tiny hybrid ladder extends."""
+    config: dict[str, Any] = json.loads(json.dumps(TINY_CONFIG))
+    config["decoder_name"] = "Vocos"
+    config["decoder_config"] = dict(TINY_VOCOS)
+    return config
+
+
+def tiny_hybrid_config(delay_tokens: int = 2, groups: int = 4,
+                       scalars: list[list[float]] | None = None, warmup_tokens: int = 4
+                       ) -> dict[str, Any]:
+    """A hybrid ladder (``focalcli.model.hybrid``) on ``tiny_base_config()``: group 0 is the
+    base model's 8-bit token, ``groups`` - 1 more groups of 8 bits from LPCNet features, with
+    ``scalars`` (default: 3 bits of pitch) leading group 1; FARGAN at ``TINY_FEATURE_FARGAN``."""
+    base = tiny_base_config()
+    scalars = [[18, -1.55, 1.55, 3]] if scalars is None else scalars
+    rest = 8 * (groups - 1)
+    return {
+        "encoder_name": "HybridEncoder",
+        "encoder_config": {"wavlm_config": base["encoder_config"]},
+        "compressor_name": "HybridCompressor",
+        "compressor_config": {
+            "focal_config": base["compressor_config"],
+            "feature_config": {"input_dim": 40 + 8, "output_dim": rest, "dim": 16,
+                               "gru_dim": 16, "group_dim": 8, "scalars": scalars}},
+        "quantizer_name": "BinarySphericalQuantizer",
+        "quantizer_config": {"codebook_size": 256, "num_groups": groups},
+        "decompressor_name": "HybridDecompressor",
+        "decompressor_config": {
+            "focal_config": base["decompressor_config"],
+            "feature_config": {"input_dim": 8 * groups, "output_dim": 40, "dim": 16,
+                               "gru_dim": 16, "delay_tokens": delay_tokens,
+                               "scalars": scalars},
+            "warmup_tokens": warmup_tokens},
+        "decoder_name": "HybridDecoder",
+        "decoder_config": {"vocos_config": base["decoder_config"],
+                           "fargan_config": dict(TINY_FEATURE_FARGAN),
+                           "skip_tokens": delay_tokens},
+    }
