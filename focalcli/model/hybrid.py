@@ -115,7 +115,7 @@ class HybridCompressor(nn.Module):
         codes0 = torch.where(lats0 > 0, scale, -scale).to(lats0.dtype)
         rest, s_feature = self.feature(torch.cat([feats[..., -40:], codes0], dim=-1),
                                        state[n:] if state else None)
-        return torch.cat([lats0, rest], dim=-1), s_focal + s_feature  # type: ignore[operator]
+        return torch.cat([lats0, rest], dim=-1), s_focal + s_feature
 
 
 class HybridDecompressor(nn.Module):
@@ -162,7 +162,7 @@ class HybridDecompressor(nn.Module):
         weight = (torch.cat(runs, dim=1) >= self.warmup_tokens).to(base.dtype) if T else \
             base.new_zeros(B, 0)
         out = torch.cat([base, feats, weight[..., None]], dim=-1)
-        return out, s_focal + s_feature + [[run]]  # type: ignore[operator]
+        return out, s_focal + s_feature + [[run]]
 
 
 @dataclass

@@ -140,6 +140,94 @@ def codec_state(probe: dict[str, Any], fargan: dict[str, Any], pitchdnn: dict[st
     return out
 
 
+def hybrid_config(probe: dict[str, Any], base: dict[str, Any], delay_tokens: int,
+                  scalars: list[list[float]]) -> dict[str, Any]:
+    """The FocalCodec config of a hybrid probe run (``HybridLadderCodec``) on the base model's
+    config ``base`` (a WavLM / FocalEncoder / FocalDecoder / Vocos model of one 12-bit group):
+    the base's roles keep their configs inside the hybrid's, the probe's blocks become the
+    feature compressor (LPCNet values and group 0's codes in) and decompressor, and the scalar
+    fields lead group 1."""
+    if (base.get("encoder_name"), base.get("compressor_name"), base.get("decompressor_name"),
+            base.get("decoder_name")) != ("WavLM", "FocalEncoder", "FocalDecoder", "Vocos"):
+        raise ExportError("the base model must be a WavLM / FocalEncoder / FocalDecoder / "
+                          "Vocos codec")
+    quantizer = base.get("quantizer_config") or {}
+    if int(quantizer.get("codebook_size", 0)) != 2**BITS or int(quantizer.get("num_groups",
+                                                                               1)) != 1:
+        raise ExportError(f"the base model must have one group of {BITS} bits")
+    flat = feature_config(probe, delay_tokens, 1, scalars)
+    comp = {**flat["compressor_config"], "output_dim": BITS * (GROUPS - 1)}
+    return {
+        "encoder_name": "HybridEncoder",
+        "encoder_config": {"wavlm_config": base["encoder_config"]},
+        "compressor_name": "HybridCompressor",
+        "compressor_config": {"focal_config": base["compressor_config"],
+                              "feature_config": comp},
+        "quantizer_name": "BinarySphericalQuantizer",
+        "quantizer_config": {"codebook_size": 2**BITS, "num_groups": GROUPS},
+        "decompressor_name": "HybridDecompressor",
+        "decompressor_config": {"focal_config": base["decompressor_config"],
+                                "feature_config": flat["decompressor_config"]},
+        "decoder_name": "HybridDecoder",
+        "decoder_config": {"vocos_config": base["decoder_config"], "fargan_config": {},
+                           "skip_tokens": delay_tokens},
+    }
+
+
+def hybrid_state(probe: dict[str, Any], base: dict[str, Any], fargan: dict[str, Any],
+                 pitchdnn: dict[str, Any]) -> dict[str, Any]:
+    """The hybrid FocalCodec's state dict: the base model's roles under ``encoder.wavlm``,
+    ``compressor.focal``, ``decompressor.focal`` and ``decoder.vocos``; the probe's blocks as
+    in ``codec_state`` one level down (``compressor.feature``, ``decompressor.feature``), the
+    compressor standardising group 0's codes to +-1; FARGAN and PitchDNN."""
+    import torch
+
+    flat = codec_state(probe, fargan, pitchdnn)
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        role, _, rest = key.partition(".")
+        if role in ("compressor", "decompressor"):
+            out[f"{role}.feature.{rest}"] = value
+        elif role == "decoder":
+            out[f"decoder.fargan.{rest}"] = value
+        else:
+            out[f"encoder.lpcnet.{rest}"] = value
+    codes_std = torch.full((BITS,), BITS**-0.5)
+    out["compressor.feature.mean"] = torch.cat([probe["mean"], torch.zeros(BITS)])
+    out["compressor.feature.std"] = torch.cat([probe["std"], codes_std])
+    inner = {"encoder": "encoder.wavlm", "compressor": "compressor.focal",
+             "decompressor": "decompressor.focal", "decoder": "decoder.vocos"}
+    for key, value in base.items():
+        role, _, rest = key.partition(".")
+        if role in inner:
+            out[f"{inner[role]}.{rest}"] = value
+    return out
+
+
+def check_hybrid_against_probe(codec: Any, probe: Any, frames: int = 60, seed: int = 0
+                               ) -> None:
+    """The exported hybrid gives the probe's codes (groups 1..) and features (rungs 2 and 4)
+    for random base features and LPCNet features, and the base model's group-0 codes."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    base_dim = int(codec.config["compressor_config"]["focal_config"]["input_dim"])
+    feats = probe.mean + probe.std * torch.randn(1, frames, FEATURE_TOKEN_DIM, generator=g)
+    base_feats = torch.randn(1, frames, base_dim, generator=g)
+    with torch.inference_mode():
+        lats, _ = codec.feats_to_lats(torch.cat([base_feats, feats], dim=-1))
+        got = codec.lats_to_codes(lats)
+        want = probe.bsq.lats_to_codes(probe.encode(torch.cat([feats, got[..., :BITS]], -1)))
+        if not torch.equal(got, want):
+            raise ExportError("the exported compressor does not give the probe's codes")
+        for g_ in probe.rungs:
+            y = probe.to_features(probe.decode(want[..., : g_ * BITS]))
+            q, _ = codec.codes_to_qfeats(want[..., : g_ * BITS])
+            q = q[..., -1 - FEATURE_TOKEN_DIM : -1]
+            if not torch.allclose(q.reshape(y.shape), y, atol=1e-5, rtol=0):
+                raise ExportError("the exported decompressor does not give the probe's features")
+
+
 def _read_safetensors(path: Path, what: str, script: str) -> dict[str, Any]:
     from safetensors.torch import load_file
 
@@ -175,14 +263,30 @@ def _probe_options(ck: dict[str, Any]) -> str:
         opts.append(f" --pitch-bits {int(ck['pitch_bits'])}")
         if int(ck.get("corr_bits", 0)):
             opts.append(f" --corr-bits {int(ck['corr_bits'])}")
+    if ck.get("hybrid"):
+        opts.append(" --hybrid")
     return "".join(opts)
 
 
-def _card(name: str, run: str, ck: dict[str, Any], codec: Any, dev: list[float] | None) -> str:
+def _card(name: str, run: str, ck: dict[str, Any], codec: Any, dev: list[float] | None,
+          base: str | None = None) -> str:
+    """The model card; ``base``: a hybrid's base model name."""
     params = codec.num_parameters()
     total = sum(params.values())
     D = codec.decompressor.delay_tokens
     comp, decomp = codec.config["compressor_config"], codec.config["decompressor_config"]
+    if base:
+        comp, decomp = comp["feature_config"], decomp["feature_config"]
+    hybrid = [
+        f"- Hybrid ladder on `{base}`: group 0 is `{base}`'s own token (its encoder, "
+        "FocalEncoder and quantiser, unchanged), decoded by its own FocalDecoder and Vocos, so "
+        f"the 1-group rung sounds as `{base}` (delayed to this model's latency). Groups 1.. "
+        "come from the feature compressor below, which reads the token's LPCNet features and "
+        "group 0's codes; with 2 or more groups the feature decompressor and FARGAN speak, "
+        f"after {codec.decompressor.warmup_tokens} tokens with them in a row, faded over one "
+        "token either way. Licence of the base weights: as its own card.",
+    ] if base else []
+    scalar_group = 1 if base else 0
     rungs = ", ".join(f"{g} group{'s' if g > 1 else ''} = {g * codec.bits_per_group} bits/frame "
                       f"= {codec.rung_bitrate_kbps(g):g} kbit/s" for g in codec.rung_groups)
     lines = [
@@ -207,7 +311,9 @@ def _card(name: str, run: str, ck: dict[str, Any], codec: Any, dev: list[float] 
         f" ms + decoder delay {D} token{'' if D == 1 else 's'} ({20 * D} ms) + output lag "
         f"{codec.decoder.delay_samples} samples ({codec.decoder.delay_samples / 16:g} ms: the "
         "analysed frame's audio against FARGAN's output of it, measured on dev speech).",
-        "- Encoder: LPCNet feature analysis (Opus 1.5's: 18 Bark-band cepstral coefficients, "
+        ("- Encoder: the base model's, and beside it the LPCNet feature analysis (Opus 1.5's"
+         if base else "- Encoder: LPCNet feature analysis (Opus 1.5's")
+        + ": 18 Bark-band cepstral coefficients, "
         "pitch from PitchDNN, pitch correlation per 10 ms frame), two frames per 20 ms token "
         "(40 values).",
         f"- Compressor: standardisation, then a causal block (linear {comp['input_dim']} -> "
@@ -216,8 +322,9 @@ def _card(name: str, run: str, ck: dict[str, Any], codec: Any, dev: list[float] 
         f"spherical quantiser, {codec.num_groups} groups of {codec.bits_per_group} dims, each "
         "normalised and quantised on its own; a decoder sent fewer groups gets zero codes for "
         "the rest.",
-        *(["- Scalar fields at the start of group 0 (feature index, range, bits; the mean of "
-           "a token's two frames, uniformly quantised): "
+        *hybrid,
+        *([f"- Scalar fields at the start of group {scalar_group} (feature index, range, "
+           "bits; the mean of a token's two frames, uniformly quantised): "
            + "; ".join(f"{int(i)} [{lo:g}, {hi:g}] {int(b)} bits" for i, lo, hi, b in
                        comp["scalars"])
            + ". The decompressor predicts those features as residuals on them."]
@@ -237,8 +344,9 @@ def _card(name: str, run: str, ck: dict[str, Any], codec: Any, dev: list[float] 
         f"- `python -m focalcli.train.feature_ladder_probe train --run {run} "
         f"--delay-tokens {D}{_probe_options(ck)}` ({int(ck.get('step', 0)):,} steps of the "
         "probe's default 16 x 3 s crops of cached LPCNet features from Opus's `dump_data`): "
-        "the compressor, quantiser and decompressor trained on every rung (1, 2 and 4 "
-        "groups) of each batch, a weighted feature regression (cepstrum half by variance, "
+        "the compressor, quantiser and decompressor trained on every rung ("
+        + ("2 and 4 groups; group 0 is the base model's, fixed" if base else "1, 2 and 4 groups")
+        + ") of each batch, a weighted feature regression (cepstrum half by variance, "
         "half standardised, pitch x4); no vocoder in the loop. FARGAN and PitchDNN are "
         "Opus's, unchanged.",
         f"- Exported with `python -m focalcli.train.fargan_export --run {run}`.",
@@ -247,7 +355,8 @@ def _card(name: str, run: str, ck: dict[str, Any], codec: Any, dev: list[float] 
         lines.append("- Dev feature error (weighted MSE of standardised features, the training "
                      "loss) per rung: " + ", ".join(
                          f"{g} group{'s' if g > 1 else ''} {v:.3f}"
-                         for g, v in zip((1, 2, GROUPS), dev, strict=True)) + ".")
+                         for g, v in zip((2, GROUPS) if base else (1, 2, GROUPS), dev,
+                                         strict=True)) + ".")
     lines += [
         "",
         "## Data and attributions",
@@ -290,13 +399,19 @@ def dev_error(probe: Any) -> list[float] | None:
 
 def export(run: str, out: Path, name: str | None = None,
            chunk_tokens: int = LPCNET_DEFAULT_CHUNK_FRAMES, fargan_path: Path = FARGAN_WEIGHTS,
-           pitchdnn_path: Path = PITCHDNN_WEIGHTS) -> Path:
-    """Write the model folder ``out`` (created; files replaced); returns it."""
+           pitchdnn_path: Path = PITCHDNN_WEIGHTS, base: str = "focal-small") -> Path:
+    """Write the model folder ``out`` (created; files replaced); returns it. A hybrid run
+    (``--hybrid``) is built on the model ``base`` (any ``--model`` source; its chunking, not
+    ``chunk_tokens``, sets the hybrid's)."""
     import torch
     from safetensors.torch import save_file
 
     from focalcli.model.codec import FocalCodec
-    from focalcli.train.feature_ladder_probe import FeatureLadderCodec, PitchLadderCodec
+    from focalcli.train.feature_ladder_probe import (
+        FeatureLadderCodec,
+        HybridLadderCodec,
+        PitchLadderCodec,
+    )
 
     torch.set_num_threads(1)
     path = RUNS / run / "last.pt"
@@ -305,8 +420,13 @@ def export(run: str, out: Path, name: str | None = None,
     ck = torch.load(path, map_location="cpu", weights_only=True)
     delay = int(ck["delay_tokens"])
     pitch_bits, corr_bits = int(ck.get("pitch_bits", 0)), int(ck.get("corr_bits", 0))
+    hybrid = bool(ck.get("hybrid", False))
     probe: FeatureLadderCodec
-    if pitch_bits:
+    if hybrid:
+        probe = HybridLadderCodec(int(ck["dim"]), int(ck["gru_dim"]), BITS, GROUPS, delay,
+                                  pitch_bits, corr_bits)
+        scalars = probe.scalar_spec(pitch_bits, corr_bits)
+    elif pitch_bits:
         probe = PitchLadderCodec(int(ck["dim"]), int(ck["gru_dim"]), BITS, GROUPS, delay,
                                  pitch_bits, corr_bits)
         scalars = probe.scalar_spec(pitch_bits, corr_bits)
@@ -317,15 +437,26 @@ def export(run: str, out: Path, name: str | None = None,
     probe.eval()
     fargan = _read_safetensors(fargan_path, "FARGAN weights", "scripts/fargan_weights.py")
     pitchdnn = _read_safetensors(pitchdnn_path, "PitchDNN weights", "scripts/pitchdnn_weights.py")
-    config = feature_config(ck["codec"], delay, chunk_tokens, scalars)
-    codec = FocalCodec(config)
-    state = codec_state(ck["codec"], fargan, pitchdnn)
+    if hybrid:
+        base_config, base_state, base_name = _base_model(base)
+        config = hybrid_config(ck["codec"], base_config, delay, scalars)
+        state = hybrid_state(ck["codec"], base_state, fargan, pitchdnn)
+    else:
+        config = feature_config(ck["codec"], delay, chunk_tokens, scalars)
+        state = codec_state(ck["codec"], fargan, pitchdnn)
+    try:
+        codec = FocalCodec(config)
+    except ValueError as e:
+        raise ExportError(f"the model does not build: {e}") from None
     try:
         codec.load_state_dict(state, strict=True)
     except RuntimeError as e:
         raise ExportError(f"the weights do not fit the model: {str(e).splitlines()[0]}") from None
     codec.eval()
-    check_against_probe(codec, probe)
+    if hybrid:
+        check_hybrid_against_probe(codec, probe)
+    else:
+        check_against_probe(codec, probe)
     name = name or out.name
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
@@ -333,8 +464,23 @@ def export(run: str, out: Path, name: str | None = None,
     save_file({k: v.contiguous() for k, v in codec.state_dict().items()}, str(tmp))
     tmp.chmod(0o644)  # safetensors writes 0600; a model folder is for sharing
     tmp.replace(out / "model.safetensors")
-    (out / "MODEL_CARD.md").write_text(_card(name, run, ck, codec, dev_error(probe)))
+    card = _card(name, run, ck, codec, dev_error(probe),
+                 base_name if hybrid else None)
+    (out / "MODEL_CARD.md").write_text(card)
     return out
+
+
+def _base_model(source: str) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """A base model's (config, state dict, name), from any ``--model`` source."""
+    from focalcli.model.loading import ModelLoadError, load_state_dict, read_config, resolve
+
+    try:
+        name, config_path, weights_path = resolve(source)
+        if weights_path is None:
+            raise ModelLoadError(f"{config_path}: no weights beside it")
+        return read_config(config_path), load_state_dict(weights_path), name
+    except ModelLoadError as e:
+        raise ExportError(f"base model: {e}") from None
 
 
 def main(argv: list[str]) -> int:
@@ -347,12 +493,14 @@ def main(argv: list[str]) -> int:
                     help="tokens per streaming chunk (default %(default)s = 80 ms)")
     ap.add_argument("--fargan", type=Path, default=FARGAN_WEIGHTS)
     ap.add_argument("--pitchdnn", type=Path, default=PITCHDNN_WEIGHTS)
+    ap.add_argument("--base", default="focal-small",
+                    help="a hybrid run's base model, whose token is group 0 (default %(default)s)")
     args = ap.parse_args(argv)
     if args.chunk_tokens < 1:
         ap.error("--chunk-tokens must be at least 1")
     try:
         folder = export(args.run, args.out, args.name, args.chunk_tokens, args.fargan,
-                        args.pitchdnn)
+                        args.pitchdnn, args.base)
     except ExportError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

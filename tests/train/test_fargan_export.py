@@ -19,7 +19,11 @@ from torch import Tensor, nn
 from focalcli.model import feature_codec, load_codec
 from focalcli.model.fargan import FARGAN
 from focalcli.train import fargan_export
-from focalcli.train.feature_ladder_probe import FeatureLadderCodec, PitchLadderCodec
+from focalcli.train.feature_ladder_probe import (
+    FeatureLadderCodec,
+    HybridLadderCodec,
+    PitchLadderCodec,
+)
 
 
 class FakeAnalysis(nn.Module):
@@ -137,3 +141,47 @@ def test_a_pitch_and_correlation_run_exports_with_its_scalar_fields(
     card = (out / "MODEL_CARD.md").read_text()
     assert "Scalar fields at the start of group 0" in card
     assert "--dim 16 --gru-dim 24 --pitch-bits 5 --corr-bits 2`" in card
+
+
+def test_a_hybrid_run_exports_on_its_base_model(inputs: dict[str, Path],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from focalcli.model.testing import save_tiny_model, tiny_base_config
+
+    config = tiny_base_config()  # made a 12-bit model, as the exporter's groups are
+    config["quantizer_config"] = {"codebook_size": 4096}
+    config["compressor_config"]["output_dim"] = 12
+    config["decompressor_config"]["input_dim"] = 12
+    base = save_tiny_model(inputs["out"].parent, seed=2, name="tiny-base", config=config)
+    torch.manual_seed(3)
+    probe = HybridLadderCodec(dim=16, gru_dim=24, delay_tokens=1, pitch_bits=5, corr_bits=2)
+    with torch.no_grad():
+        probe.mean.copy_(torch.randn(40) * 0.1)
+        probe.std.copy_(torch.rand(40) * 0.3 + 0.2)
+    run = fargan_export.RUNS / "tiny-hybrid"
+    run.mkdir(parents=True)
+    torch.save({"codec": probe.state_dict(), "opt": {}, "step": 9, "delay_tokens": 1,
+                "dim": 16, "gru_dim": 24, "pitch_bits": 5, "corr_bits": 2, "hybrid": True},
+               run / "last.pt")
+    monkeypatch.setattr(fargan_export, "dev_error", lambda probe: [0.2, 0.1])
+    out = inputs["out"].with_name("hy-tiny")
+    fargan_export.export("tiny-hybrid", out, fargan_path=inputs["fargan"],
+                         pitchdnn_path=inputs["pitchdnn"], base=str(base))
+    codec = load_codec(str(out))
+    assert codec.rungs == [12, 24, 48] and codec.latency_ms == pytest.approx(80 + 20 + 15)
+    fargan_export.check_hybrid_against_probe(codec, probe.eval(), seed=4)
+    # group 0 is the base model's token
+    base_codec = load_codec(str(base))
+    x = 0.1 * torch.randn(1, 2560)
+    with torch.inference_mode():
+        toks, _ = codec.sig_to_toks(x)
+        base_toks, _ = base_codec.sig_to_toks(x)
+    assert torch.equal(toks[..., 0], base_toks)
+    card = (out / "MODEL_CARD.md").read_text()
+    assert "Hybrid ladder on `tiny-base`" in card and "start of group 1" in card
+    assert "--pitch-bits 5 --corr-bits 2 --hybrid`" in card
+    # a base that is not one 12-bit group is refused in one line
+    with pytest.raises(fargan_export.ExportError, match="one group of 12 bits"):
+        fargan_export.export("tiny-hybrid", out, fargan_path=inputs["fargan"],
+                             pitchdnn_path=inputs["pitchdnn"],
+                             base=str(save_tiny_model(inputs["out"].parent, name="b8",
+                                                      config=tiny_base_config())))
