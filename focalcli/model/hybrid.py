@@ -8,15 +8,17 @@ groups a ``FeatureDecompressor`` and ``FARGANDecoder`` speak instead. The four r
 
     HybridEncoder       sig (B, N)               -> (B, T, F + 40)   WavLM features | LPCNet
     HybridCompressor    (B, T, F + 40)           -> (B, T, D0 + L)   group 0 | groups 1..
-    HybridDecompressor  codes (B, T, D0 + L)     -> (B, T, Q + 40 + 1)
-                        base features | LPCNet features | FARGAN weight (0 or 1)
-    HybridDecoder       (B, T, Q + 40 + 1)       -> (B, T * 320)
+    HybridDecompressor  codes (B, T, D0 + L)     -> (B, T, Q + 40 + 2)
+                        base features | LPCNet features | FARGAN weight | groups 1.. sent
+    HybridDecoder       (B, T, Q + 40 + 2)       -> (B, T * 320)
 
 The base audio is held back by the feature path's ``delay_tokens`` and FARGAN's output lag so
 the two line up; the decoder fades between them over one token whenever the weight changes. The
-weight is 1 once groups 1.. have been sent for ``warmup_tokens`` tokens in a row (the feature
-path's recurrent states run on every token and need a few real ones after a gap), and 0 as soon
-as a token arrives without them.
+weight is 1 once groups 1.. have been sent for ``warmup_tokens`` tokens in a row, and 0 as soon
+as a token arrives without them. FARGAN runs only on tokens that carry groups 1.., so a stream
+at 0.6 kbit/s costs what the base model costs; when they come back, FARGAN continues from where
+it stopped (after skipping its first ``delay_tokens`` and priming on 5 frames, the first time),
+and the warm-up covers that and the recurrent states' settling.
 """
 
 from __future__ import annotations
@@ -40,9 +42,9 @@ from focalcli.model.feature_codec import (
 from focalcli.model.focalnet import FocalDecoder, FocalEncoder, LayerState
 from focalcli.model.wavlm import WavLM, WavLMState
 
-#: tokens with groups 1.. in a row before the decoder fades to FARGAN (decompressor delay 2 +
-#: 2 tokens for the recurrent states to settle)
-DEFAULT_WARMUP_TOKENS = 4
+#: tokens with groups 1.. in a row before the decoder fades to FARGAN, beyond the decompressor's
+#: delay: FARGANDecoder's 5 priming frames (2.5 tokens) and the recurrent states' settling
+WARMUP_TOKENS_BEYOND_DELAY = 3
 
 
 @dataclass
@@ -119,12 +121,13 @@ class HybridCompressor(nn.Module):
 
 
 class HybridDecompressor(nn.Module):
-    """Codes (B, T, D0 + L) -> (B, T, Q + 40 + 1), causal.
+    """Codes (B, T, D0 + L) -> (B, T, Q + 40 + 2), causal.
 
     Columns: the FocalDecoder's Q features of group 0 (token t), the FeatureDecompressor's 40
     LPCNet values of all groups (describing token t - ``delay_tokens``; its scalar fields are
-    read from group 1), and the FARGAN weight: 1 when groups 1.. arrived in each of the last
-    ``warmup_tokens`` tokens, else 0. State: the FocalDecoder's layer states, the
+    read from group 1), the FARGAN weight: 1 when groups 1.. arrived in each of the last
+    ``warmup_tokens`` tokens (default: ``delay_tokens`` + 3), else 0; and 1 where token t
+    carries groups 1.., else 0. State: the FocalDecoder's layer states, the
     FeatureDecompressor's, then [tokens in a row with groups 1.. (B, 1)].
     """
 
@@ -132,7 +135,7 @@ class HybridDecompressor(nn.Module):
     upscale_factors = (1,)
 
     def __init__(self, focal_config: dict[str, Any], feature_config: dict[str, Any],
-                 warmup_tokens: int = DEFAULT_WARMUP_TOKENS) -> None:
+                 warmup_tokens: int | None = None) -> None:
         super().__init__()
         self.focal = FocalDecoder(**focal_config)
         self.feature = FeatureDecompressor(**{"scalar_offset": int(focal_config["input_dim"]),
@@ -140,8 +143,12 @@ class HybridDecompressor(nn.Module):
         self.group_dim = int(focal_config["input_dim"])
         self.latent_dim = self.feature.latent_dim
         self.delay_tokens = self.feature.delay_tokens
-        if not isinstance(warmup_tokens, int) or warmup_tokens < 1:
-            raise ValueError(f"warmup_tokens must be a positive integer, got {warmup_tokens!r}")
+        least = self.delay_tokens + WARMUP_TOKENS_BEYOND_DELAY
+        if warmup_tokens is None:
+            warmup_tokens = least
+        if not isinstance(warmup_tokens, int) or warmup_tokens < least:
+            raise ValueError(f"warmup_tokens must be an integer >= delay_tokens + "
+                             f"{WARMUP_TOKENS_BEYOND_DELAY} = {least}, got {warmup_tokens!r}")
         self.warmup_tokens = warmup_tokens
 
     def forward(self, codes: Tensor, state: list[LayerState] | None = None
@@ -161,7 +168,7 @@ class HybridDecompressor(nn.Module):
             runs.append(run)
         weight = (torch.cat(runs, dim=1) >= self.warmup_tokens).to(base.dtype) if T else \
             base.new_zeros(B, 0)
-        out = torch.cat([base, feats, weight[..., None]], dim=-1)
+        out = torch.cat([base, feats, weight[..., None], sent[..., None].to(base.dtype)], dim=-1)
         return out, s_focal + s_feature + [[run]]
 
 
@@ -180,12 +187,14 @@ class HybridDecoderState:
 
 
 class HybridDecoder(nn.Module):
-    """(B, T, Q + 40 + 1) -> 16 kHz samples (B, T * 320), causal.
+    """(B, T, Q + 40 + 2) -> 16 kHz samples (B, T * 320), causal.
 
-    A Vocos speaks the first Q columns, FARGAN the next 40; the base output is held back by
-    ``held_samples`` (``skip_tokens`` tokens and FARGAN's output lag ``delay_samples``) so the
-    two line up, and each token's output mixes them by the last column, the mix moving
-    linearly over the token when it changes. The first ``held_samples`` are zeros.
+    A Vocos speaks the first Q columns, FARGAN the next 40 on the tokens whose last column is 1
+    or that fade it out, in any row (the others leave its state as it was); the base output is
+    held back by ``held_samples`` (``skip_tokens`` tokens and FARGAN's output lag
+    ``delay_samples``) so the two line up, and each token's output mixes them by the weight
+    column, the mix moving linearly over the token when it changes. The first
+    ``held_samples`` are zeros.
     """
 
     causal = True
@@ -212,15 +221,37 @@ class HybridDecoder(nn.Module):
         if state is None:
             state = HybridDecoderState(None, None, x.new_zeros(B, self.held_samples),
                                        x.new_zeros(B, 1))
-        base, s_vocos = self.vocos(x[..., :-41], state.vocos)
-        fargan, s_fargan = self.fargan(x[..., -41:-1], state.fargan)
+        target = x[..., -2]  # (B, T): FARGAN's share at the end of each token
+        start = torch.cat([state.gain, target[:, :-1]], dim=1)  # and at its start
+        base, s_vocos = self.vocos(x[..., :-42], state.vocos)
+        # FARGAN where groups 1.. came, and where it still has a share (a fade out)
+        fargan, s_fargan = self._fargan_where_on(x[..., -42:-2], (x[..., -1] > 0) | (start > 0),
+                                                 state.fargan)
         line = torch.cat([state.tail, base], dim=1)
         base, tail = line[:, : T * hop], line[:, T * hop :]
-        target = x[..., -1]  # (B, T)
-        start = torch.cat([state.gain, target[:, :-1]], dim=1)
         ramp = torch.arange(1, hop + 1, dtype=x.dtype, device=x.device) / hop
         gain = (start[..., None] + (target - start)[..., None] * ramp).reshape(B, T * hop)
         # where FARGAN has no share the output is the base's, bit for bit
         out = torch.where(gain > 0, base + gain * (fargan - base), base)
         return out, HybridDecoderState(s_vocos, s_fargan, tail,
                                        target[:, -1:] if T else state.gain)
+
+    def _fargan_where_on(self, feats: Tensor, mask: Tensor, state: FARGANDecoderState | None
+                         ) -> tuple[Tensor, FARGANDecoderState | None]:
+        """FARGAN on each run of tokens that ``mask`` (B, T) marks in any row, zeros elsewhere:
+        (B, T * 320)."""
+        B, T, _ = feats.shape
+        hop = self.hop_length
+        out = feats.new_zeros(B, T * hop)
+        on = mask.any(0).tolist() if B else [False] * T
+        t = 0
+        while t < T:
+            if not on[t]:
+                t += 1
+                continue
+            end = t
+            while end < T and on[end]:
+                end += 1
+            out[:, t * hop : end * hop], state = self.fargan(feats[:, t:end], state)
+            t = end
+        return out, state

@@ -147,8 +147,8 @@ def tiny_base_config() -> dict[str, Any]:
 
 
 def tiny_hybrid_config(delay_tokens: int = 2, groups: int = 4,
-                       scalars: list[list[float]] | None = None, warmup_tokens: int = 4
-                       ) -> dict[str, Any]:
+                       scalars: list[list[float]] | None = None,
+                       warmup_tokens: int | None = None) -> dict[str, Any]:
     """A hybrid ladder (``focalcli.model.hybrid``) on ``tiny_base_config()``: group 0 is the
     base model's 8-bit token, ``groups`` - 1 more groups of 8 bits from LPCNet features, with
     ``scalars`` (default: 3 bits of pitch) leading group 1; FARGAN at ``TINY_FEATURE_FARGAN``."""
@@ -171,7 +171,7 @@ def tiny_hybrid_config(delay_tokens: int = 2, groups: int = 4,
             "feature_config": {"input_dim": 8 * groups, "output_dim": 40, "dim": 16,
                                "gru_dim": 16, "delay_tokens": delay_tokens,
                                "scalars": scalars},
-            "warmup_tokens": warmup_tokens},
+            **({"warmup_tokens": warmup_tokens} if warmup_tokens is not None else {})},
         "decoder_name": "HybridDecoder",
         "decoder_config": {"vocos_config": base["decoder_config"],
                            "fargan_config": dict(TINY_FEATURE_FARGAN),
