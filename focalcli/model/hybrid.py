@@ -42,6 +42,40 @@ from focalcli.model.feature_codec import (
 from focalcli.model.focalnet import FocalDecoder, FocalEncoder, LayerState
 from focalcli.model.wavlm import WavLM, WavLMState
 
+#: where a base model's roles sit inside a hybrid: state-dict prefix and config key per role
+BASE_ROLES = {"encoder": ("encoder.wavlm.", "wavlm_config"),
+              "compressor": ("compressor.focal.", "focal_config"),
+              "decompressor": ("decompressor.focal.", "focal_config"),
+              "decoder": ("decoder.vocos.", "vocos_config")}
+BASE_NAMES = {"encoder": "WavLM", "compressor": "FocalEncoder", "decompressor": "FocalDecoder",
+              "decoder": "Vocos"}
+
+
+def base_mismatch(config: dict[str, Any], base: dict[str, Any]) -> str | None:
+    """Why the model config ``base`` is not the one a hybrid ``config`` nests, or None: the
+    same module names, role configs and a quantizer of one group as big as the hybrid's."""
+    for role, name in BASE_NAMES.items():
+        if base.get(f"{role}_name") != name:
+            return f"its {role} is {base.get(f'{role}_name')!r}, not {name}"
+        nested = (config.get(f"{role}_config") or {}).get(BASE_ROLES[role][1])
+        if nested != base.get(f"{role}_config"):
+            return f"its {role}_config differs from the hybrid's {BASE_ROLES[role][1]}"
+    q, bq = config.get("quantizer_config") or {}, base.get("quantizer_config") or {}
+    if bq.get("codebook_size") != q.get("codebook_size") or int(bq.get("num_groups", 1)) != 1:
+        return "its quantizer is not one group of the hybrid's codebook size"
+    return None
+
+
+def base_state_in_hybrid(base_state: dict[str, Any]) -> dict[str, Any]:
+    """A base model's state dict under the hybrid's names (its quantizer has no weights)."""
+    out = {}
+    for key, value in base_state.items():
+        role, _, rest = key.partition(".")
+        if role in BASE_ROLES:
+            out[BASE_ROLES[role][0] + rest] = value
+    return out
+
+
 #: tokens with groups 1.. in a row before the decoder fades to FARGAN, beyond the decompressor's
 #: delay: FARGANDecoder's 5 priming frames (2.5 tokens) and the recurrent states' settling
 WARMUP_TOKENS_BEYOND_DELAY = 3

@@ -200,6 +200,25 @@ def remap_legacy(state: dict[str, Any], target_keys: list[str]) -> dict[str, Any
     return out
 
 
+def _base_model(config: dict[str, Any], config_path: Path) -> tuple[str, Path] | None:
+    """A hybrid's ``base_model`` (a bundled model's name: released weights never change under
+    a name) as (name, weights path), checked against the configs the hybrid nests; None for
+    a model without one."""
+    name = config.get("base_model")
+    if name is None:
+        return None
+    if not isinstance(name, str) or name not in bundled_names():
+        raise ModelLoadError(f"{config_path}: base_model must name a bundled model, got "
+                             f"{name!r}")
+    from focalcli.model.hybrid import base_mismatch
+
+    base_config = read_config(BUNDLED_DIR / name / "config.json")
+    why = base_mismatch(config, base_config)
+    if why:
+        raise ModelLoadError(f"{config_path}: base_model {name} does not fit: {why}")
+    return name, BUNDLED_DIR / name / "model.safetensors"
+
+
 def load_codec(source: str | None = None, overrides: dict[str, Any] | None = None,
                pretrained: bool = True, precision: str = "fp32") -> Any:
     """Build a ``FocalCodec`` from a model source and load its weights strictly.
@@ -226,8 +245,9 @@ def load_codec(source: str | None = None, overrides: dict[str, Any] | None = Non
     name, config_path, weights_path = resolve(source)
     file_config = read_config(config_path)
     config = apply_overrides(file_config, overrides)
+    base = _base_model(config, config_path) if pretrained else None
     streamed = (precision != "fp32" and pretrained and weights_path is not None
-                and weights_path.suffix == ".safetensors")
+                and weights_path.suffix == ".safetensors" and base is None)
     try:
         with prec.skipped_init() if streamed else contextlib.nullcontext():
             codec = FocalCodec(config)
@@ -246,6 +266,10 @@ def load_codec(source: str | None = None, overrides: dict[str, Any] | None = Non
         if weights_path is None:
             raise ModelLoadError(f"{config_path}: no model.safetensors (or .pt) beside it")
         state = remap_legacy(load_state_dict(weights_path), list(codec.state_dict()))
+        if base is not None:
+            from focalcli.model.hybrid import base_state_in_hybrid
+
+            state = {**base_state_in_hybrid(load_state_dict(base[1])), **state}
         try:
             codec.load_state_dict(state, strict=True)
         except RuntimeError as e:
@@ -253,6 +277,9 @@ def load_codec(source: str | None = None, overrides: dict[str, Any] | None = Non
             raise ModelLoadError(f"{weights_path}: weights do not fit {config_path}: {first}") \
                 from None
         codec.weights_hash = weights_file_hash(weights_path)
+        if base is not None:  # the identity covers the base's weights too
+            both = f"{codec.weights_hash}+{weights_file_hash(base[1])}".encode()
+            codec.weights_hash = hashlib.sha256(both).hexdigest()[:16]
         codec.token_space = token_space_hash(file_config, codec.state_dict())
     else:
         codec.token_space = None

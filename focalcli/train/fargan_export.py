@@ -402,11 +402,14 @@ def export(run: str, out: Path, name: str | None = None,
            pitchdnn_path: Path = PITCHDNN_WEIGHTS, base: str = "focal-small") -> Path:
     """Write the model folder ``out`` (created; files replaced); returns it. A hybrid run
     (``--hybrid``) is built on the model ``base`` (any ``--model`` source; its chunking, not
-    ``chunk_tokens``, sets the hybrid's)."""
+    ``chunk_tokens``, sets the hybrid's). A bundled base is referenced (config
+    ``base_model``; the loader adds its weights, which never change under its name), any
+    other is copied into the folder."""
     import torch
     from safetensors.torch import save_file
 
     from focalcli.model.codec import FocalCodec
+    from focalcli.model.registry import bundled_names
     from focalcli.train.feature_ladder_probe import (
         FeatureLadderCodec,
         HybridLadderCodec,
@@ -437,6 +440,7 @@ def export(run: str, out: Path, name: str | None = None,
     probe.eval()
     fargan = _read_safetensors(fargan_path, "FARGAN weights", "scripts/fargan_weights.py")
     pitchdnn = _read_safetensors(pitchdnn_path, "PitchDNN weights", "scripts/pitchdnn_weights.py")
+    base_name = ""
     if hybrid:
         base_config, base_state, base_name = _base_model(base)
         config = hybrid_config(ck["codec"], base_config, delay, scalars)
@@ -458,10 +462,17 @@ def export(run: str, out: Path, name: str | None = None,
     else:
         check_against_probe(codec, probe)
     name = name or out.name
+    tensors = codec.state_dict()
+    if hybrid and base_name in bundled_names():
+        from focalcli.model.hybrid import BASE_ROLES
+
+        config = {"base_model": base_name, **config}
+        inner = tuple(prefix for prefix, _ in BASE_ROLES.values())
+        tensors = {k: v for k, v in tensors.items() if not k.startswith(inner)}
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     tmp = out / ".model.safetensors.tmp"
-    save_file({k: v.contiguous() for k, v in codec.state_dict().items()}, str(tmp))
+    save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
     tmp.chmod(0o644)  # safetensors writes 0600; a model folder is for sharing
     tmp.replace(out / "model.safetensors")
     card = _card(name, run, ck, codec, dev_error(probe),

@@ -185,3 +185,50 @@ def test_a_hybrid_run_exports_on_its_base_model(inputs: dict[str, Path],
                              pitchdnn_path=inputs["pitchdnn"],
                              base=str(save_tiny_model(inputs["out"].parent, name="b8",
                                                       config=tiny_base_config())))
+
+
+def test_a_hybrid_on_a_bundled_base_references_it(inputs: dict[str, Path],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the bundled focal-small the folder holds only the hybrid's own weights; loaded, its
+    0.6 kbit/s rung is focal-small's tokens and focal-small's audio, delayed."""
+    import json
+
+    import numpy as np
+
+    from focalcli.engine.offline import decode_tokens, encode_signal
+
+    torch.manual_seed(4)
+    probe = HybridLadderCodec(dim=16, gru_dim=16, delay_tokens=2, pitch_bits=6, corr_bits=3)
+    run = fargan_export.RUNS / "tiny-hybrid-v6"
+    run.mkdir(parents=True)
+    torch.save({"codec": probe.state_dict(), "opt": {}, "step": 1, "delay_tokens": 2,
+                "dim": 16, "gru_dim": 16, "pitch_bits": 6, "corr_bits": 3, "hybrid": True},
+               run / "last.pt")
+    monkeypatch.setattr(fargan_export, "dev_error", lambda probe: None)
+    out = inputs["out"].with_name("hy-v6")
+    fargan_export.export("tiny-hybrid-v6", out, fargan_path=inputs["fargan"],
+                         pitchdnn_path=inputs["pitchdnn"], base="focal-small")
+    config = json.loads((out / "config.json").read_text())
+    assert config["base_model"] == "focal-small"
+    from safetensors import safe_open
+
+    with safe_open(str(out / "model.safetensors"), "pt") as f:
+        keys = list(f.keys())
+    assert keys and not any(k.startswith(("encoder.wavlm.", "decoder.vocos.")) for k in keys)
+    codec, v6 = load_codec(str(out)), load_codec("focal-small")
+    assert codec.weights_hash not in (v6.weights_hash, "0" * 16)
+    x = (0.1 * np.sin(np.arange(16000) * 2 * np.pi * 180 / 16000)).astype(np.float32)
+    toks = encode_signal(codec, x[None])
+    np.testing.assert_array_equal(toks[..., 0], encode_signal(v6, x[None]))
+    got = decode_tokens(codec, toks[..., :1])
+    want = decode_tokens(v6, toks[..., 0])
+    lag = codec.delay_samples
+    np.testing.assert_array_equal(got[:, lag:], want[:, : want.shape[1] - lag])
+    # a config whose base does not fit is refused in one line
+    config["encoder_config"]["wavlm_config"]["num_layers"] = 1
+    (out / "config.json").write_text(json.dumps(config))
+    from focalcli.model.loading import ModelLoadError
+
+    with pytest.raises(ModelLoadError, match="base_model focal-small does not fit: its "
+                                             "encoder_config differs"):
+        load_codec(str(out))
