@@ -6,13 +6,15 @@ MODEL_CARD.md): LPCNet analysis -> the probe's learned ladder -> FARGAN, as one 
 
 Reads the probe checkpoint ``~/.cache/focal/runs/NAME/last.pt`` (``codec``: the
 ``FeatureLadderCodec`` or ``PitchLadderCodec`` state dict; ``delay_tokens``, ``dim``,
-``gru_dim``, ``pitch_bits``, ``corr_bits``), FARGAN's weights
+``gru_dim``, ``pitch_bits``, ``corr_bits``, ``hybrid``), FARGAN's weights
 (``~/.cache/focal/fargan/fargan.safetensors``, from ``scripts/fargan_weights.py``) and
 PitchDNN's (from ``scripts/pitchdnn_weights.py``). The probe's encoder becomes the
 compressor, its decoder the decompressor (both with the probe's ``mean`` / ``std``), and the
 exported compressor and decompressor are checked against the probe on random features before
-anything is written. The folder loads with ``focal ... --model DIR``; nothing is added to
-``focalcli/bundled``. Exit codes: 0 written, 1 a missing or unfitting input.
+anything is written. A hybrid run (``HybridLadderCodec``) becomes a ``focalcli.model.hybrid``
+model on ``--base`` (default focal-small, referenced by name). The folder loads with
+``focal ... --model DIR``; nothing is added to ``focalcli/bundled``. Exit codes: 0 written,
+1 a missing or unfitting input.
 """
 
 from __future__ import annotations
