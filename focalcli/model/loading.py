@@ -276,10 +276,8 @@ def load_codec(source: str | None = None, overrides: dict[str, Any] | None = Non
             first = str(e).splitlines()[1].strip() if "\n" in str(e) else str(e)
             raise ModelLoadError(f"{weights_path}: weights do not fit {config_path}: {first}") \
                 from None
+        # a base's weights are fixed by its name (a release) and checked by its config
         codec.weights_hash = weights_file_hash(weights_path)
-        if base is not None:  # the identity covers the base's weights too
-            both = f"{codec.weights_hash}+{weights_file_hash(base[1])}".encode()
-            codec.weights_hash = hashlib.sha256(both).hexdigest()[:16]
         codec.token_space = token_space_hash(file_config, codec.state_dict())
     else:
         codec.token_space = None

@@ -30,6 +30,8 @@ RELEASED: dict[str, tuple[str, str, str]] = {
     "focal-small": ("101751340c810bdb", "d71ec875f10bf77f", "focal-small-v6"),
     # a ladder (format version 3): its golden file carries rungs 48, 12 and 24 bits per frame
     "focal-small-ladder": ("4b0f25d6226bb0c7", "807632c13465afbf", "focal-small-ladder-v1"),
+    # the hybrid ladder on focal-small (base_model): its golden file carries rungs 48, 12, 24
+    "focal-small-hybrid": ("40bbe11bdfd1f53a", "f768fc2359f3b496", "focal-small-hybrid-v1"),
 }
 
 NO_MODEL = {"FOCAL_MODEL": ""}  # the run fixture's tiny model would be an explicit choice
