@@ -149,8 +149,9 @@ def hybrid_config(probe: dict[str, Any], base: dict[str, Any], delay_tokens: int
     the base's roles keep their configs inside the hybrid's, the probe's blocks become the
     feature compressor (LPCNet values and group 0's codes in) and decompressor, and the scalar
     fields lead group 1."""
-    if (base.get("encoder_name"), base.get("compressor_name"), base.get("decompressor_name"),
-            base.get("decoder_name")) != ("WavLM", "FocalEncoder", "FocalDecoder", "Vocos"):
+    from focalcli.model.hybrid import BASE_NAMES
+
+    if any(base.get(f"{role}_name") != name for role, name in BASE_NAMES.items()):
         raise ExportError("the base model must be a WavLM / FocalEncoder / FocalDecoder / "
                           "Vocos codec")
     quantizer = base.get("quantizer_config") or {}
@@ -194,16 +195,12 @@ def hybrid_state(probe: dict[str, Any], base: dict[str, Any], fargan: dict[str, 
             out[f"decoder.fargan.{rest}"] = value
         else:
             out[f"encoder.lpcnet.{rest}"] = value
+    from focalcli.model.hybrid import base_state_in_hybrid
+
     codes_std = torch.full((BITS,), BITS**-0.5)
     out["compressor.feature.mean"] = torch.cat([probe["mean"], torch.zeros(BITS)])
     out["compressor.feature.std"] = torch.cat([probe["std"], codes_std])
-    inner = {"encoder": "encoder.wavlm", "compressor": "compressor.focal",
-             "decompressor": "decompressor.focal", "decoder": "decoder.vocos"}
-    for key, value in base.items():
-        role, _, rest = key.partition(".")
-        if role in inner:
-            out[f"{inner[role]}.{rest}"] = value
-    return out
+    return {**out, **base_state_in_hybrid(base)}
 
 
 def check_hybrid_against_probe(codec: Any, probe: Any, frames: int = 60, seed: int = 0

@@ -27,6 +27,8 @@ from focalcli.model.fargan import FRAME_SIZE, PRIME_FRAMES
 from focalcli.model.geometry import config_to_geometry
 from focalcli.model.testing import save_tiny_feature_model, tiny_feature_config
 
+from .session_util import decode, encode, speech_like
+
 HAVE_ANALYSIS = importlib.util.find_spec("focalcli.model.lpcnet_analysis") is not None
 
 
@@ -76,27 +78,6 @@ def folders(tmp_path_factory: pytest.TempPathFactory, fake_analysis: None) -> di
 @pytest.fixture(scope="module", params=["c4", "c1d2", "c2s"])
 def codec(request: pytest.FixtureRequest, folders: dict[str, Path]) -> FocalCodec:
     return load_codec(str(folders[request.param]))
-
-
-def speech_like(seconds: float, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * 16000)) / 16000
-    x = 0.3 * np.sin(2 * np.pi * 150 * t) * (1 + np.sin(2 * np.pi * 3 * t))
-    return (x + 0.03 * rng.standard_normal(t.size)).astype(np.float32)
-
-
-def encode(codec: FocalCodec, x: np.ndarray, cuts: list[int]) -> np.ndarray:
-    with EncoderSession(codec) as enc:
-        pieces, start = [], 0
-        for cut in [*cuts, x.size]:
-            pieces.append(enc.push(x[None, start:cut]))
-            start = cut
-        return np.concatenate([*pieces, enc.flush()], axis=1)
-
-
-def decode(codec: FocalCodec, pieces: list[np.ndarray]) -> np.ndarray:
-    with DecoderSession(codec) as dec:
-        return np.concatenate([dec.push(p) for p in pieces] + [dec.flush()], axis=1)
 
 
 def test_shapes_and_output_length(codec: FocalCodec) -> None:

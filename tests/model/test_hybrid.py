@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from focalcli.engine.session import DecoderSession, EncoderSession
+from focalcli.engine.session import DecoderSession
 from focalcli.model import load_codec
 from focalcli.model.codec import FocalCodec
 from focalcli.model.geometry import config_to_geometry
@@ -18,12 +18,7 @@ from focalcli.model.testing import (
     tiny_hybrid_config,
 )
 
-
-def speech_like(seconds: float, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * 16000)) / 16000
-    x = 0.3 * np.sin(2 * np.pi * 150 * t) * (1 + np.sin(2 * np.pi * 3 * t))
-    return (x + 0.03 * rng.standard_normal(t.size)).astype(np.float32)
+from .session_util import decode, encode, speech_like
 
 
 @pytest.fixture(scope="module")
@@ -42,20 +37,6 @@ def base_of(codec: FocalCodec) -> FocalCodec:
              for old, new in parts.items() if k.startswith(old)}
     base.load_state_dict(state, strict=True)
     return base
-
-
-def encode(codec: FocalCodec, x: np.ndarray, cuts: list[int]) -> np.ndarray:
-    with EncoderSession(codec) as enc:
-        pieces, start = [], 0
-        for cut in [*cuts, x.size]:
-            pieces.append(enc.push(x[None, start:cut]))
-            start = cut
-        return np.concatenate([*pieces, enc.flush()], axis=1)
-
-
-def decode(codec: FocalCodec, pieces: list[np.ndarray]) -> np.ndarray:
-    with DecoderSession(codec) as dec:
-        return np.concatenate([dec.push(p) for p in pieces] + [dec.flush()], axis=1)
 
 
 def test_rung_1_is_the_base_model_bit_for_bit(codec: FocalCodec) -> None:
