@@ -258,10 +258,14 @@ def check_against_probe(codec: Any, probe: Any, frames: int = 60, seed: int = 0)
 def _probe_options(ck: dict[str, Any]) -> str:
     """The probe options a checkpoint records, beyond the run and the delay."""
     opts = [f" --dim {int(ck['dim'])} --gru-dim {int(ck['gru_dim'])}"]
+    if int(ck.get("steps", 0)):
+        opts.append(f" --steps {int(ck['steps'])}")
     if int(ck.get("pitch_bits", 0)):
         opts.append(f" --pitch-bits {int(ck['pitch_bits'])}")
         if int(ck.get("corr_bits", 0)):
             opts.append(f" --corr-bits {int(ck['corr_bits'])}")
+    if float(ck.get("voiced_pitch_weight", 0.0)):
+        opts.append(f" --voiced-pitch-weight {float(ck['voiced_pitch_weight']):g}")
     if ck.get("hybrid"):
         opts.append(" --hybrid")
     return "".join(opts)
@@ -324,8 +328,8 @@ def _card(name: str, run: str, ck: dict[str, Any], codec: Any, dev: list[float] 
         *hybrid,
         *([f"- Scalar fields at the start of group {scalar_group} (feature index, range, "
            "bits; the mean of a token's two frames, uniformly quantised): "
-           + "; ".join(f"{int(i)} [{lo:g}, {hi:g}] {int(b)} bits" for i, lo, hi, b in
-                       comp["scalars"])
+           + "; ".join(f"{int(i)} [{lo:g}, {hi:g}] {int(b)} bit{'s' if int(b) != 1 else ''}"
+                       for i, lo, hi, b in comp["scalars"])
            + ". The decompressor predicts those features as residuals on them."]
           if comp.get("scalars") else []),
         f"- Decompressor: the same block ({decomp['input_dim']} codes -> {decomp['dim']}, GRU "

@@ -314,7 +314,8 @@ def train(run: str, steps: int, delay_tokens: int, seq_tokens: int = 150, batch:
                   f"({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
             ck = {"codec": codec.state_dict(), "opt": opt.state_dict(), "step": step,
                   "delay_tokens": delay_tokens, "dim": dim, "gru_dim": gru_dim,
-                  "pitch_bits": pitch_bits, "corr_bits": corr_bits, "hybrid": hybrid}
+                  "pitch_bits": pitch_bits, "corr_bits": corr_bits, "hybrid": hybrid,
+                  "voiced_pitch_weight": voiced_pitch_weight, "steps": steps}
             torch.save(ck, run_dir / "tmp.pt")
             (run_dir / "tmp.pt").replace(last)
 

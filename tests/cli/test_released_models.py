@@ -32,6 +32,8 @@ RELEASED: dict[str, tuple[str, str, str]] = {
     "focal-small-ladder": ("4b0f25d6226bb0c7", "807632c13465afbf", "focal-small-ladder-v1"),
     # the hybrid ladder on focal-small (base_model): its golden file carries rungs 48, 12, 24
     "focal-small-hybrid": ("40bbe11bdfd1f53a", "f768fc2359f3b496", "focal-small-hybrid-v1"),
+    # its successor (1 voicing bit, 5 learned bits in group 1; larger feature blocks)
+    "focal-small-hybrid-2": ("f01d8a1f86f9679c", "db07356b14e66563", "focal-small-hybrid-2-v1"),
 }
 
 NO_MODEL = {"FOCAL_MODEL": ""}  # the run fixture's tiny model would be an explicit choice

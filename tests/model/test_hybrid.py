@@ -159,3 +159,25 @@ def test_fargan_runs_only_where_the_upper_groups_are(codec: FocalCodec) -> None:
         frames = state.decoder.fargan.frames_in
         _, state = codec.toks_to_sig(toks[:, :10, :1], state)  # one token fades FARGAN out
         assert state.decoder.fargan.frames_in == frames + 2
+
+
+def bundled_hybrids() -> list[str]:
+    import json
+
+    from focalcli.model.registry import BUNDLED_DIR, bundled_names
+
+    return [n for n in bundled_names()
+            if "base_model" in json.loads((BUNDLED_DIR / n / "config.json").read_text())]
+
+
+@pytest.mark.parametrize("name", bundled_hybrids())
+def test_a_bundled_hybrids_rung_1_is_its_bundled_base(name: str) -> None:
+    """Each release of the hybrid ladder keeps its base's tokens and samples at 0.6 kbit/s."""
+    codec = load_codec(name)
+    base = load_codec(codec.config["base_model"])
+    x = speech_like(1.0, seed=2)
+    toks, base_toks = encode(codec, x, [3000]), encode(base, x, [])
+    np.testing.assert_array_equal(toks[..., 0], base_toks)
+    lag = codec.delay_samples
+    got, want = decode(codec, [toks[..., :1]]), decode(base, [base_toks])
+    np.testing.assert_array_equal(got[0, lag:], want[0, : want.shape[1] - lag])
