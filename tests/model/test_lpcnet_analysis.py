@@ -119,15 +119,24 @@ def test_streaming_equals_offline(chunks):
 
 
 def test_batch_rows_independent():
+    """A row's features do not depend on the other rows of its batch: bit for bit at the same
+    batch size. Across batch sizes PitchDNN's float rounding may differ (the kernels depend on
+    the size and the CPU), which can flip a near-tie in a random PitchDNN's pitch decision, so
+    there only the cepstrum is compared."""
     m = random_analysis(2)
     a = torch.from_numpy(speechlike(1.0, seed=3, f0=110.0))
     b = torch.from_numpy(speechlike(1.0, seed=4, f0=220.0))
-    both, _ = m.sig_to_feats(torch.stack([a, b]))
+    c = torch.from_numpy(speechlike(1.0, seed=5, f0=170.0))
+    ab, _ = m.sig_to_feats(torch.stack([a, b]))
+    ac, _ = m.sig_to_feats(torch.stack([a, c]))
+    cb, _ = m.sig_to_feats(torch.stack([c, b]))
+    torch.testing.assert_close(ab[0], ac[0], atol=0, rtol=0)
+    torch.testing.assert_close(ab[1], cb[1], atol=0, rtol=0)
     fa, _ = m.sig_to_feats(a[None])
     fb, _ = m.sig_to_feats(b[None])
-    torch.testing.assert_close(both[0], fa[0], atol=0, rtol=0)
-    torch.testing.assert_close(both[1], fb[0], atol=0, rtol=0)
-    assert (both[0] - both[1]).abs().max() > 0.1
+    torch.testing.assert_close(ab[0, :, :18], fa[0, :, :18], atol=1e-6, rtol=0)
+    torch.testing.assert_close(ab[1, :, :18], fb[0, :, :18], atol=1e-6, rtol=0)
+    assert (ab[0] - ab[1]).abs().max() > 0.1
 
 
 def test_level_shifts_c0_only():
