@@ -47,10 +47,18 @@ def test_rung_1_is_the_base_model_bit_for_bit(codec: FocalCodec) -> None:
     np.testing.assert_array_equal(toks[..., 0], base_toks)
     lag = codec.delay_samples
     assert lag == 2 * 320 + 240 and codec.latency_ms == pytest.approx((1280 + lag) / 16)
-    got = decode(codec, [toks[..., :1]])
-    want = decode(base, [base_toks])
+    got = assert_rung_1_decodes_as_base(codec, base, toks, base_toks)
     assert not got[0, :lag].any()
+
+
+def assert_rung_1_decodes_as_base(codec: FocalCodec, base: FocalCodec, toks: np.ndarray,
+                                  base_toks: np.ndarray) -> np.ndarray:
+    """The hybrid's decode of group 0 is the base's decode of its tokens, ``delay_samples``
+    later, sample for sample; -> the hybrid's samples (1, n)."""
+    lag = codec.delay_samples
+    got, want = decode(codec, [toks[..., :1]]), decode(base, [base_toks])
     np.testing.assert_array_equal(got[0, lag:], want[0, : want.shape[1] - lag])
+    return got
 
 
 def test_upper_rungs_speak_through_fargan(codec: FocalCodec) -> None:
@@ -162,12 +170,11 @@ def test_fargan_runs_only_where_the_upper_groups_are(codec: FocalCodec) -> None:
 
 
 def bundled_hybrids() -> list[str]:
-    import json
-
+    from focalcli.model.loading import read_config
     from focalcli.model.registry import BUNDLED_DIR, bundled_names
 
     return [n for n in bundled_names()
-            if "base_model" in json.loads((BUNDLED_DIR / n / "config.json").read_text())]
+            if "base_model" in read_config(BUNDLED_DIR / n / "config.json")]
 
 
 @pytest.mark.parametrize("name", bundled_hybrids())
@@ -178,6 +185,4 @@ def test_a_bundled_hybrids_rung_1_is_its_bundled_base(name: str) -> None:
     x = speech_like(1.0, seed=2)
     toks, base_toks = encode(codec, x, [3000]), encode(base, x, [])
     np.testing.assert_array_equal(toks[..., 0], base_toks)
-    lag = codec.delay_samples
-    got, want = decode(codec, [toks[..., :1]]), decode(base, [base_toks])
-    np.testing.assert_array_equal(got[0, lag:], want[0, : want.shape[1] - lag])
+    assert_rung_1_decodes_as_base(codec, base, toks, base_toks)
