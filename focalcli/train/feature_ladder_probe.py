@@ -48,6 +48,7 @@ from focalcli.train.vocoder_probe import (
     NB_FEATURES,
     RUNS,
     ProbeError,
+    cache_name,
     feats_to_wav,
     load_fargan,
     load_split,
@@ -266,21 +267,36 @@ def ladder_loss(codec: FeatureLadderCodec, feats: Tensor, weights: Tensor,
     return total, per_rung
 
 
+def concat_splits(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Cached splits -> one split: their tokens end to end, offsets shifted to match."""
+    out = {k: np.concatenate([p[k] for p in parts]) for k in ("feats", "toks")}
+    offsets, base = [np.zeros(1, dtype=np.int64)], 0
+    for p in parts:
+        offsets.append(p["offsets"][1:] + base)
+        base += int(p["offsets"][-1])
+    out["offsets"] = np.concatenate(offsets)
+    return out
+
+
 def train(run: str, steps: int, delay_tokens: int, seq_tokens: int = 150, batch: int = 16,
           lr: float = 1e-3, dim: int = 256, gru_dim: int = 384,
           voiced_pitch_weight: float = 0.0, pitch_bits: int = 0, corr_bits: int = 0,
-          hybrid: bool = False) -> None:
+          hybrid: bool = False, speeds: tuple[float, ...] = ()) -> None:
+    """Train (or resume) run ``run`` to ``steps``; ``speeds`` adds the speed-perturbed copies
+    of the training split (``vocoder_probe cache --speed S``) to what crops are drawn from."""
     torch.set_num_threads(1)
-    data = load_split("train")
+    real = load_split("train")
+    data = concat_splits([real] + [load_split(cache_name("train", s)) for s in speeds])
     dev = load_split("dev")
     feats = with_v6_codes(data) if hybrid else torch.from_numpy(data["feats"]).float()
     offsets = data["offsets"]
     run_dir = RUNS / run
     run_dir.mkdir(parents=True, exist_ok=True)
     codec = make_codec(dim, gru_dim, delay_tokens, pitch_bits, corr_bits, hybrid)
-    codec.mean.copy_(feats[:, :TOKEN_FEATURES].mean(0))
-    codec.std.copy_(feats[:, :TOKEN_FEATURES].std(0).clamp_min(1e-3))
-    weights = feature_weights(codec.std)
+    # Standardised on the real speech only, so augmentation does not move the units.
+    n_real = int(real["offsets"][-1])
+    codec.mean.copy_(feats[:n_real, :TOKEN_FEATURES].mean(0))
+    codec.std.copy_(feats[:n_real, :TOKEN_FEATURES].std(0).clamp_min(1e-3))
     opt = torch.optim.AdamW(codec.parameters(), lr=lr, weight_decay=1e-4)
     step = 0
     last = run_dir / "last.pt"
@@ -290,6 +306,7 @@ def train(run: str, steps: int, delay_tokens: int, seq_tokens: int = 150, batch:
         opt.load_state_dict(ck["opt"])
         step = int(ck["step"])
         print(f"resumed {last} at step {step}", file=sys.stderr)
+    weights = feature_weights(codec.std)
     rng = np.random.default_rng(step)
     lengths = np.diff(offsets)
     ok = np.nonzero(lengths > seq_tokens + delay_tokens)[0]
@@ -315,7 +332,8 @@ def train(run: str, steps: int, delay_tokens: int, seq_tokens: int = 150, batch:
             ck = {"codec": codec.state_dict(), "opt": opt.state_dict(), "step": step,
                   "delay_tokens": delay_tokens, "dim": dim, "gru_dim": gru_dim,
                   "pitch_bits": pitch_bits, "corr_bits": corr_bits, "hybrid": hybrid,
-                  "voiced_pitch_weight": voiced_pitch_weight, "steps": steps}
+                  "voiced_pitch_weight": voiced_pitch_weight, "steps": steps,
+                  "speeds": list(speeds)}
             torch.save(ck, run_dir / "tmp.pt")
             (run_dir / "tmp.pt").replace(last)
 
@@ -446,6 +464,9 @@ def main(argv: list[str]) -> int:
                    help="with --pitch-bits: then this many bits of scalar pitch correlation")
     t.add_argument("--voiced-pitch-weight", type=float, default=0.0,
                    help="extra loss weight on the pitch of voiced frames")
+    t.add_argument("--speeds", default="",
+                   help="comma-separated speed perturbations to add to the training split "
+                        "(e.g. 0.9,1.1; each cached by 'vocoder_probe cache --speed S')")
     t.add_argument("--hybrid", action="store_true",
                    help="group 0 is v6's token; the scalar bits lead group 1")
     d = sub.add_parser("decode")
@@ -460,7 +481,8 @@ def main(argv: list[str]) -> int:
         if args.cmd == "train":
             train(args.run, args.steps, args.delay_tokens, dim=args.dim, gru_dim=args.gru_dim,
                   voiced_pitch_weight=args.voiced_pitch_weight, pitch_bits=args.pitch_bits,
-                  corr_bits=args.corr_bits, hybrid=args.hybrid)
+                  corr_bits=args.corr_bits, hybrid=args.hybrid,
+                  speeds=tuple(float(v) for v in args.speeds.split(",") if v))
         else:
             true = tuple(f for f in args.true.split(",") if f)
             decode(args.run, args.rung, args.out, args.limit, true)

@@ -5,16 +5,18 @@ decompressor's output (B, T, 96) at 50 Hz to FARGAN's 20 LPCNet features of the 
 frames each token covers, regressed against what Opus's ``dump_data`` extracts from the
 original; ``focalcli.model.fargan.FARGAN`` turns them into speech.
 
-    python -m focalcli.train.vocoder_probe cache  [--split train|dev|all]
+    python -m focalcli.train.vocoder_probe cache  [--split train|dev|all] [--speed S]
     python -m focalcli.train.vocoder_probe train  [--steps N] [--run NAME] [--delay-tokens D]
     python -m focalcli.train.vocoder_probe decode --run NAME --out DIR [--oracle]
 
 ``cache`` writes ~/.cache/focal/lpcnet-feats/{split}.npz (features, v6 decompressor outputs,
-per-file offsets); it needs scripts/get-opus-fargan.sh. ``train`` is resumable: it continues
-from ~/.cache/focal/runs/NAME/last.pt. ``decode`` writes one 16 kHz WAV per dev file (the
-head's features, or with ``--oracle`` the extracted features, through FARGAN; with ``--v6``
-v6's own decoder) for ``eval_codec.py --dec-dir``. Exit codes: 0 done, 1 bad input or a
-missing prerequisite.
+per-file offsets); it needs scripts/get-opus-fargan.sh. With ``--speed S`` every file is first
+played S times faster (tempo and pitch, as in ASR's speed perturbation) and the cache is
+``{split}-speed{S}.npz``: extra training material for the feature ladder. ``train`` is
+resumable: it continues from ~/.cache/focal/runs/NAME/last.pt. ``decode`` writes one 16 kHz
+WAV per dev file (the head's features, or with ``--oracle`` the extracted features, through
+FARGAN; with ``--v6`` v6's own decoder) for ``eval_codec.py --dec-dir``. Exit codes: 0 done,
+1 bad input or a missing prerequisite.
 """
 
 from __future__ import annotations
@@ -87,9 +89,26 @@ def sig_to_qfeats(codec: Any, sig: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return toks[0].numpy(), qfeats[0].numpy()
 
 
-def cache(split: str) -> None:
+def speed_perturbed(sig: np.ndarray, speed: float) -> np.ndarray:
+    """float32 (N,) at 16 kHz -> about N / speed samples: the same speech ``speed`` times faster,
+    its pitch and formants scaled by ``speed``."""
+    import soxr
+
+    if speed == 1.0:
+        return sig
+    return soxr.resample(sig, 16000 * speed, 16000).astype(np.float32)
+
+
+def cache_name(split: str, speed: float = 1.0) -> str:
+    """The cache file's stem: ``train``, or ``train-speed0.9`` for speed-perturbed copies."""
+    return split if speed == 1.0 else f"{split}-speed{speed:g}"
+
+
+def cache(split: str, speed: float = 1.0) -> None:
     from focalcli.train.data import read_audio
 
+    if not 0.5 <= speed <= 2.0:
+        raise ProbeError(f"--speed {speed:g}: expected 0.5 to 2.0")
     FEATS_DIR.mkdir(parents=True, exist_ok=True)
     codec = load_v6()
     splits = ["train", "dev"] if split == "all" else [split]
@@ -97,7 +116,7 @@ def cache(split: str) -> None:
         feats, qfeats, toks, offsets, names = [], [], [], [0], []
         t0 = time.time()
         for i, path in enumerate(manifest(sp)):
-            sig = read_audio(path)
+            sig = speed_perturbed(read_audio(path), speed)
             f = sig_to_lpcnet_feats(sig)
             tk, q = sig_to_qfeats(codec, sig)
             k = min(len(q), len(f) // FRAMES_PER_TOKEN)
@@ -108,7 +127,7 @@ def cache(split: str) -> None:
             names.append(str(path.relative_to(SPEECH)))
             if i % 100 == 0:
                 print(f"{sp}: {i} files, {time.time() - t0:.0f} s", file=sys.stderr)
-        out = FEATS_DIR / f"{sp}.npz"
+        out = FEATS_DIR / f"{cache_name(sp, speed)}.npz"
         tmp = out.with_suffix(".tmp.npz")
         np.savez(tmp, feats=np.concatenate(feats), qfeats=np.concatenate(qfeats),
                  toks=np.concatenate(toks), offsets=np.array(offsets), names=np.array(names))
@@ -326,6 +345,8 @@ def main(argv: list[str]) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("cache")
     c.add_argument("--split", default="all", choices=("train", "dev", "all"))
+    c.add_argument("--speed", type=float, default=1.0,
+                   help="speed perturbation (e.g. 0.9): writes {split}-speed{S}.npz")
     t = sub.add_parser("train")
     t.add_argument("--run", default="vocoder-probe")
     t.add_argument("--steps", type=int, default=3000)
@@ -339,7 +360,7 @@ def main(argv: list[str]) -> int:
     args = ap.parse_args(argv)
     try:
         if args.cmd == "cache":
-            cache(args.split)
+            cache(args.split, args.speed)
         elif args.cmd == "train":
             train(args.run, args.steps, args.delay_tokens)
         else:

@@ -12,6 +12,7 @@ from focalcli.train.feature_ladder_probe import (
     FeatureLadderCodec,
     HybridLadderCodec,
     PitchLadderCodec,
+    concat_splits,
     feature_weights,
     ladder_loss,
     with_v6_codes,
@@ -152,3 +153,19 @@ def test_hybrid_group_0_is_v6s_token_and_the_scalar_bits_lead_group_1() -> None:
         opt.step()
     _, last = ladder_loss(codec, batch, weights)
     assert len(first) == 2 and all(b < a for a, b in zip(first, last, strict=True))
+
+
+def test_concat_splits_keeps_each_files_tokens_together() -> None:
+    import numpy as np
+
+    def split(lengths: list[int], first: int) -> dict[str, np.ndarray]:
+        n = sum(lengths)
+        feats = np.arange(first, first + n, dtype=np.float32)[:, None].repeat(40, 1)
+        return {"feats": feats, "toks": np.arange(first, first + n),
+                "offsets": np.cumsum([0, *lengths])}
+
+    a, b = split([3, 2], 0), split([4], 100)
+    both = concat_splits([a, b])
+    assert both["offsets"].tolist() == [0, 3, 5, 9]
+    assert both["feats"].shape == (9, 40)
+    assert both["toks"][5:9].tolist() == [100, 101, 102, 103]  # b's file, whole and in order

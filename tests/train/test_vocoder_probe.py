@@ -32,3 +32,18 @@ def test_to_features_unstandardises_two_frames_per_token() -> None:
     f = head.to_features(torch.ones(1, 3, 40))
     assert f.shape == (1, 6, 20)
     torch.testing.assert_close(f[0, 1], torch.arange(20.0, 40.0) + 2.0)
+
+
+def test_speed_perturbation_scales_length_and_pitch() -> None:
+    import numpy as np
+
+    from focalcli.train.vocoder_probe import cache_name, speed_perturbed
+
+    t = np.arange(16000) / 16000
+    sig = (0.5 * np.sin(2 * np.pi * 200.0 * t)).astype(np.float32)
+    fast = speed_perturbed(sig, 1.25)
+    assert fast.dtype == np.float32 and abs(len(fast) - 12800) <= 2
+    peak_hz = np.argmax(np.abs(np.fft.rfft(fast[:12800]))) * 16000 / 12800
+    assert abs(peak_hz - 250.0) <= 2.0  # 200 Hz played 1.25 x faster
+    assert speed_perturbed(sig, 1.0) is sig
+    assert cache_name("train") == "train" and cache_name("train", 0.9) == "train-speed0.9"
