@@ -266,6 +266,8 @@ def _probe_options(ck: dict[str, Any]) -> str:
             opts.append(f" --corr-bits {int(ck['corr_bits'])}")
     if float(ck.get("voiced_pitch_weight", 0.0)):
         opts.append(f" --voiced-pitch-weight {float(ck['voiced_pitch_weight']):g}")
+    if ck.get("speeds"):
+        opts.append(" --speeds " + ",".join(f"{float(v):g}" for v in ck["speeds"]))
     if ck.get("hybrid"):
         opts.append(" --hybrid")
     return "".join(opts)
