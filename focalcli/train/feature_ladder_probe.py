@@ -44,6 +44,7 @@ from focalcli.model.feature_codec import (
     with_scalar_codes,
 )
 from focalcli.train.vocoder_probe import (
+    FEATS_DIR,
     FRAMES_PER_TOKEN,
     NB_FEATURES,
     RUNS,
@@ -286,6 +287,10 @@ def train(run: str, steps: int, delay_tokens: int, seq_tokens: int = 150, batch:
     of the training split (``vocoder_probe cache --speed S``) to what crops are drawn from."""
     torch.set_num_threads(1)
     real = load_split("train")
+    for s in speeds:
+        if not (FEATS_DIR / f"{cache_name('train', s)}.npz").exists():
+            raise ProbeError(f"no speed-{s:g} copy of the training split: run 'python -m "
+                             f"focalcli.train.vocoder_probe cache --split train --speed {s:g}'")
     data = concat_splits([real] + [load_split(cache_name("train", s)) for s in speeds])
     dev = load_split("dev")
     feats = with_v6_codes(data) if hybrid else torch.from_numpy(data["feats"]).float()
@@ -448,6 +453,14 @@ def with_true(decoded: np.ndarray, original: np.ndarray, fields: tuple[str, ...]
     return out
 
 
+def _speeds(text: str) -> tuple[float, ...]:
+    """'0.9,1.1' -> (0.9, 1.1), for argparse (a bad value is its one-line usage error)."""
+    try:
+        return tuple(float(v) for v in text.split(",") if v)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers like 0.9,1.1, got {text!r}") from None
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m focalcli.train.feature_ladder_probe",
                                  description="a learned bitrate ladder over FARGAN's features")
@@ -464,7 +477,7 @@ def main(argv: list[str]) -> int:
                    help="with --pitch-bits: then this many bits of scalar pitch correlation")
     t.add_argument("--voiced-pitch-weight", type=float, default=0.0,
                    help="extra loss weight on the pitch of voiced frames")
-    t.add_argument("--speeds", default="",
+    t.add_argument("--speeds", type=_speeds, default=(),
                    help="comma-separated speed perturbations to add to the training split "
                         "(e.g. 0.9,1.1; each cached by 'vocoder_probe cache --speed S')")
     t.add_argument("--hybrid", action="store_true",
@@ -482,7 +495,7 @@ def main(argv: list[str]) -> int:
             train(args.run, args.steps, args.delay_tokens, dim=args.dim, gru_dim=args.gru_dim,
                   voiced_pitch_weight=args.voiced_pitch_weight, pitch_bits=args.pitch_bits,
                   corr_bits=args.corr_bits, hybrid=args.hybrid,
-                  speeds=tuple(float(v) for v in args.speeds.split(",") if v))
+                  speeds=args.speeds)
         else:
             true = tuple(f for f in args.true.split(",") if f)
             decode(args.run, args.rung, args.out, args.limit, true)
