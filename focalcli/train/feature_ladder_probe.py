@@ -44,12 +44,10 @@ from focalcli.model.feature_codec import (
     with_scalar_codes,
 )
 from focalcli.train.vocoder_probe import (
-    FEATS_DIR,
     FRAMES_PER_TOKEN,
     NB_FEATURES,
     RUNS,
     ProbeError,
-    cache_name,
     feats_to_wav,
     load_fargan,
     load_split,
@@ -287,11 +285,7 @@ def train(run: str, steps: int, delay_tokens: int, seq_tokens: int = 150, batch:
     of the training split (``vocoder_probe cache --speed S``) to what crops are drawn from."""
     torch.set_num_threads(1)
     real = load_split("train")
-    for s in speeds:
-        if not (FEATS_DIR / f"{cache_name('train', s)}.npz").exists():
-            raise ProbeError(f"no speed-{s:g} copy of the training split: run 'python -m "
-                             f"focalcli.train.vocoder_probe cache --split train --speed {s:g}'")
-    data = concat_splits([real] + [load_split(cache_name("train", s)) for s in speeds])
+    data = concat_splits([real] + [load_split("train", s) for s in speeds])
     dev = load_split("dev")
     feats = with_v6_codes(data) if hybrid else torch.from_numpy(data["feats"]).float()
     offsets = data["offsets"]
@@ -494,8 +488,7 @@ def main(argv: list[str]) -> int:
         if args.cmd == "train":
             train(args.run, args.steps, args.delay_tokens, dim=args.dim, gru_dim=args.gru_dim,
                   voiced_pitch_weight=args.voiced_pitch_weight, pitch_bits=args.pitch_bits,
-                  corr_bits=args.corr_bits, hybrid=args.hybrid,
-                  speeds=args.speeds)
+                  corr_bits=args.corr_bits, hybrid=args.hybrid, speeds=args.speeds)
         else:
             true = tuple(f for f in args.true.split(",") if f)
             decode(args.run, args.rung, args.out, args.limit, true)

@@ -173,8 +173,12 @@ class TokenFeatureHead(nn.Module):
         return f.reshape(f.shape[0], -1, NB_FEATURES)
 
 
-def load_split(split: str) -> dict[str, np.ndarray]:
-    path = FEATS_DIR / f"{split}.npz"
+def load_split(split: str, speed: float = 1.0) -> dict[str, np.ndarray]:
+    """A cached split (or its speed-perturbed copy) -> its arrays, as ``cache`` wrote them."""
+    path = FEATS_DIR / f"{cache_name(split, speed)}.npz"
+    if not path.exists() and speed != 1.0:
+        raise ProbeError(f"no speed-{speed:g} copy of the {split} split: run 'python -m "
+                         f"focalcli.train.vocoder_probe cache --split {split} --speed {speed:g}'")
     if not path.exists():
         raise ProbeError(f"{path} missing: run 'python -m focalcli.train.vocoder_probe cache'")
     with np.load(path) as z:
