@@ -203,6 +203,25 @@ def hybrid_state(probe: dict[str, Any], base: dict[str, Any], fargan: dict[str, 
     return {**out, **base_state_in_hybrid(base)}
 
 
+def probe_state_from_hybrid(tensors: dict[str, Any]) -> dict[str, Any]:
+    """A hybrid model's state dict -> the ``HybridLadderCodec`` probe state it was exported from
+    (the inverse of ``hybrid_state`` for the trained blocks, ``bsq`` left to the probe):
+    ``compressor.feature.block`` -> ``encoder``, ``decompressor.feature.block`` -> ``decoder``,
+    the LPCNet values' mean / std (the compressor's first 40) -> ``mean`` / ``std``."""
+    out: dict[str, Any] = {}
+    for key, value in tensors.items():
+        for role, prefix in (("encoder", "compressor.feature.block."),
+                             ("decoder", "decompressor.feature.block.")):
+            if key.startswith(prefix):
+                out[f"{role}.{key[len(prefix):]}"] = value
+    for key in ("mean", "std"):
+        full = tensors.get(f"compressor.feature.{key}")
+        if full is None:
+            raise ExportError(f"not a hybrid model: no compressor.feature.{key}")
+        out[key] = full[:FEATURE_TOKEN_DIM].clone()
+    return out
+
+
 def check_hybrid_against_probe(codec: Any, probe: Any, frames: int = 60, seed: int = 0
                                ) -> None:
     """The exported hybrid gives the probe's codes (groups 1..) and features (rungs 2 and 4)
@@ -270,6 +289,10 @@ def _probe_options(ck: dict[str, Any]) -> str:
         opts.append(" --speeds " + ",".join(f"{float(v):g}" for v in ck["speeds"]))
     if ck.get("hybrid"):
         opts.append(" --hybrid")
+    if ck.get("init"):
+        opts.append(f" --init {ck['init']}")
+    if float(ck.get("lr", 1e-3)) != 1e-3:
+        opts.append(f" --lr {float(ck['lr']):g}")
     return "".join(opts)
 
 

@@ -280,9 +280,12 @@ def concat_splits(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 def train(run: str, steps: int, delay_tokens: int, seq_tokens: int = 150, batch: int = 16,
           lr: float = 1e-3, dim: int = 256, gru_dim: int = 384,
           voiced_pitch_weight: float = 0.0, pitch_bits: int = 0, corr_bits: int = 0,
-          hybrid: bool = False, speeds: tuple[float, ...] = ()) -> None:
+          hybrid: bool = False, speeds: tuple[float, ...] = (), init: str | None = None
+          ) -> None:
     """Train (or resume) run ``run`` to ``steps``; ``speeds`` adds the speed-perturbed copies
-    of the training split (``vocoder_probe cache --speed S``) to what crops are drawn from."""
+    of the training split (``vocoder_probe cache --speed S``) to what crops are drawn from;
+    ``init`` (a hybrid model, any ``--model`` source) starts a new run from its trained
+    blocks and units instead of random weights (a fine-tune on its own LR schedule)."""
     torch.set_num_threads(1)
     real = load_split("train")
     data = concat_splits([real] + [load_split("train", s) for s in speeds])
@@ -299,6 +302,9 @@ def train(run: str, steps: int, delay_tokens: int, seq_tokens: int = 150, batch:
     opt = torch.optim.AdamW(codec.parameters(), lr=lr, weight_decay=1e-4)
     step = 0
     last = run_dir / "last.pt"
+    if init and not last.exists():
+        init_from_model(codec, init)
+        print(f"initialised from {init}", file=sys.stderr)
     if last.exists():
         ck = torch.load(last, weights_only=True)
         codec.load_state_dict(ck["codec"])
@@ -332,7 +338,7 @@ def train(run: str, steps: int, delay_tokens: int, seq_tokens: int = 150, batch:
                   "delay_tokens": delay_tokens, "dim": dim, "gru_dim": gru_dim,
                   "pitch_bits": pitch_bits, "corr_bits": corr_bits, "hybrid": hybrid,
                   "voiced_pitch_weight": voiced_pitch_weight, "steps": steps,
-                  "speeds": list(speeds)}
+                  "speeds": list(speeds), "init": init or "", "lr": lr}
             torch.save(ck, run_dir / "tmp.pt")
             (run_dir / "tmp.pt").replace(last)
 
@@ -359,6 +365,36 @@ def evaluate(codec: FeatureLadderCodec, dev: dict[str, np.ndarray], weights: Ten
             totals[i] += float(((y - target) ** 2 * weights).sum())
         count += target.numel()
     return [t / max(count, 1) for t in totals], int(torch.cat(toks).unique().numel())
+
+
+def init_from_model(codec: FeatureLadderCodec, source: str) -> None:
+    """Load a hybrid model's trained blocks and feature units into ``codec`` (a
+    ``HybridLadderCodec`` of the same shapes, delay and scalar fields)."""
+    from focalcli.model.loading import ModelLoadError, load_state_dict, read_config, resolve
+    from focalcli.train.fargan_export import ExportError, probe_state_from_hybrid
+
+    if not isinstance(codec, HybridLadderCodec):
+        raise ProbeError("--init needs --hybrid")
+    try:
+        _, config_path, weights_path = resolve(source)
+        if weights_path is None:
+            raise ModelLoadError(f"{config_path}: no weights beside it")
+        config, tensors = read_config(config_path), load_state_dict(weights_path)
+        state = probe_state_from_hybrid(tensors)
+    except (ModelLoadError, ExportError) as e:
+        raise ProbeError(f"--init {source}: {e}") from None
+    decomp = (config.get("decompressor_config") or {}).get("feature_config") or {}
+    want = codec.scalar_spec(codec.pitch_bits, codec.corr_bits)
+    if decomp.get("scalars") != want or int(decomp.get("delay_tokens", -1)) != codec.delay_tokens:
+        raise ProbeError(f"--init {source}: its delay {decomp.get('delay_tokens')} and scalar "
+                         f"fields {decomp.get('scalars')} differ from this run's "
+                         f"{codec.delay_tokens} and {want}")
+    state.update({k: v for k, v in codec.state_dict().items() if k.startswith("bsq.")})
+    try:
+        codec.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        raise ProbeError(f"--init {source}: the weights do not fit this run's shapes "
+                         f"(--dim, --gru-dim): {str(e).splitlines()[0]}") from None
 
 
 def make_codec(dim: int, gru_dim: int, delay_tokens: int, pitch_bits: int, corr_bits: int,
@@ -476,6 +512,9 @@ def main(argv: list[str]) -> int:
                         "(e.g. 0.9,1.1; each cached by 'vocoder_probe cache --speed S')")
     t.add_argument("--hybrid", action="store_true",
                    help="group 0 is v6's token; the scalar bits lead group 1")
+    t.add_argument("--init", default=None,
+                   help="with --hybrid: start from this hybrid model's weights (a fine-tune)")
+    t.add_argument("--lr", type=float, default=1e-3, help="peak learning rate")
     d = sub.add_parser("decode")
     d.add_argument("--run", default="feature-ladder")
     d.add_argument("--rung", type=int, default=1, help="groups of 12 bits: 1, 2 or 4")
@@ -488,7 +527,8 @@ def main(argv: list[str]) -> int:
         if args.cmd == "train":
             train(args.run, args.steps, args.delay_tokens, dim=args.dim, gru_dim=args.gru_dim,
                   voiced_pitch_weight=args.voiced_pitch_weight, pitch_bits=args.pitch_bits,
-                  corr_bits=args.corr_bits, hybrid=args.hybrid, speeds=args.speeds)
+                  corr_bits=args.corr_bits, hybrid=args.hybrid, speeds=args.speeds,
+                  init=args.init, lr=args.lr)
         else:
             true = tuple(f for f in args.true.split(",") if f)
             decode(args.run, args.rung, args.out, args.limit, true)

@@ -169,3 +169,25 @@ def test_concat_splits_keeps_each_files_tokens_together() -> None:
     assert both["offsets"].tolist() == [0, 3, 5, 9]
     assert both["feats"].shape == (9, 40)
     assert both["toks"][5:9].tolist() == [100, 101, 102, 103]  # b's file, whole and in order
+
+
+def test_init_from_a_released_hybrid_codes_as_it() -> None:
+    """--init on focal-small-hybrid-2 gives a probe that makes the released model's codes and
+    features (the exporter's own check), and a run whose fields differ is refused in one line."""
+    import pytest
+
+    from focalcli.model import load_codec
+    from focalcli.train.fargan_export import check_hybrid_against_probe
+    from focalcli.train.feature_ladder_probe import ProbeError, init_from_model
+
+    probe = HybridLadderCodec(256, 384, delay_tokens=2, pitch_bits=6, corr_bits=1)
+    init_from_model(probe, "focal-small-hybrid-2")
+    check_hybrid_against_probe(load_codec("focal-small-hybrid-2"), probe.eval(), seed=5)
+    other = HybridLadderCodec(256, 384, delay_tokens=2, pitch_bits=5, corr_bits=2)
+    with pytest.raises(ProbeError, match="scalar fields"):
+        init_from_model(other, "focal-small-hybrid-2")
+    small = HybridLadderCodec(128, 384, delay_tokens=2, pitch_bits=6, corr_bits=1)
+    with pytest.raises(ProbeError, match="do not fit this run's shapes"):
+        init_from_model(small, "focal-small-hybrid-2")
+    with pytest.raises(ProbeError, match="needs --hybrid"):
+        init_from_model(PitchLadderCodec(16, 16, pitch_bits=6), "focal-small-hybrid-2")
