@@ -370,8 +370,13 @@ def _card(name: str, run: str, ck: dict[str, Any], codec: Any, dev: list[float] 
         "## Training",
         "",
         f"- `python -m focalcli.train.feature_ladder_probe train --run {run} "
-        f"--delay-tokens {D}{_probe_options(ck)}` ({int(ck.get('step', 0)):,} steps of the "
-        "probe's default 16 x 3 s crops of cached LPCNet features from Opus's `dump_data`): "
+        f"--delay-tokens {D}{_probe_options(ck)}` ({int(ck.get('step', 0)):,} steps"
+        + (f", starting from the trained weights of `{ck['init']}`," if ck.get("init") else "")
+        + " of the probe's default 16 x 3 s crops of cached LPCNet features from Opus's "
+        "`dump_data`"
+        + (", drawn from the training split and its copies played at speeds "
+           + ", ".join(f"{float(v):g}" for v in ck["speeds"]) if ck.get("speeds") else "")
+        + "): "
         "the compressor, quantiser and decompressor trained on every rung ("
         + ("2 and 4 groups; group 0 is the base model's, fixed" if base else "1, 2 and 4 groups")
         + ") of each batch, a weighted feature regression (cepstrum half by variance, "

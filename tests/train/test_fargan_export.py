@@ -144,6 +144,7 @@ def test_a_pitch_and_correlation_run_exports_with_its_scalar_fields(
     assert ("--dim 16 --gru-dim 24 --steps 7 --pitch-bits 5 --corr-bits 2 "
             "--voiced-pitch-weight 10 --speeds 0.9,1.1`") in card
     assert "19 [-0.5, 0.5] 2 bits." in card
+    assert "its copies played at speeds 0.9, 1.1): " in card
 
 
 def test_a_hybrid_run_exports_on_its_base_model(inputs: dict[str, Path],
@@ -163,8 +164,8 @@ def test_a_hybrid_run_exports_on_its_base_model(inputs: dict[str, Path],
     run = fargan_export.RUNS / "tiny-hybrid"
     run.mkdir(parents=True)
     torch.save({"codec": probe.state_dict(), "opt": {}, "step": 9, "delay_tokens": 1,
-                "dim": 16, "gru_dim": 24, "pitch_bits": 5, "corr_bits": 2, "hybrid": True},
-               run / "last.pt")
+                "dim": 16, "gru_dim": 24, "pitch_bits": 5, "corr_bits": 2, "hybrid": True,
+                "init": "focal-small-hybrid-2", "lr": 3e-4}, run / "last.pt")
     monkeypatch.setattr(fargan_export, "dev_error", lambda probe: [0.2, 0.1])
     out = inputs["out"].with_name("hy-tiny")
     fargan_export.export("tiny-hybrid", out, fargan_path=inputs["fargan"],
@@ -181,7 +182,8 @@ def test_a_hybrid_run_exports_on_its_base_model(inputs: dict[str, Path],
     assert torch.equal(toks[..., 0], base_toks)
     card = (out / "MODEL_CARD.md").read_text()
     assert "Hybrid ladder on `tiny-base`" in card and "start of group 1" in card
-    assert "--pitch-bits 5 --corr-bits 2 --hybrid`" in card
+    assert "--pitch-bits 5 --corr-bits 2 --hybrid --init focal-small-hybrid-2 --lr 0.0003`" in card
+    assert "(9 steps, starting from the trained weights of `focal-small-hybrid-2`, of" in card
     # a base that is not one 12-bit group is refused in one line
     with pytest.raises(fargan_export.ExportError, match="one group of 12 bits"):
         fargan_export.export("tiny-hybrid", out, fargan_path=inputs["fargan"],
