@@ -12,11 +12,12 @@ training needs no vocoder in the loop: about 0.1 CPU s per step.
 
     python -m focalcli.train.vocoder_probe cache          # features: ~/.cache/focal/lpcnet-feats
     python -m focalcli.train.feature_ladder_probe train --run NAME [--steps N] [--delay-tokens D]
-        [--pitch-bits P [--corr-bits C]] [--hybrid]
+        [--pitch-bits P [--corr-bits C]] [--hybrid [--init MODEL]] [--speeds S,S] [--lr LR]
     python -m focalcli.train.feature_ladder_probe decode --run NAME --rung G --out DIR
 
 With ``--hybrid`` group 0 is focal-small v6's cached token (fixed) and only rungs 2 and 4 are
-trained (``HybridLadderCodec``; the product's ``focalcli.model.hybrid``).
+trained (``HybridLadderCodec``; the product's ``focalcli.model.hybrid``); ``--init MODEL``
+starts such a run from a released hybrid's trained blocks (a fine-tune on its own schedule).
 ``train`` is resumable (``~/.cache/focal/runs/NAME/last.pt``). ``decode`` writes one 16 kHz WAV
 per dev file for ``eval_codec.py --dec-dir``. Exit codes: 0 done, 1 bad input or a missing
 prerequisite.
