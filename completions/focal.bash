@@ -2,7 +2,7 @@
 # Install: copy to /usr/share/bash-completion/completions/focal (or source it from ~/.bashrc).
 # Kept in step with `focal --help` by tests/cli/test_docs_sync.py.
 
-_focal_models="focal-small focal-small-ladder focal-small-hybrid focal-small-hybrid-2 focalcodec_50hz_2k_causal focalcodec_50hz_4k_causal focalcodec_50hz_65k_causal focalcodec_50hz focalcodec_25hz focalcodec_12_5hz"
+_focal_models="focal-small focal-small-ladder focal-small-hybrid focal-small-hybrid-2 focal-small-hybrid-3 focalcodec_50hz_2k_causal focalcodec_50hz_4k_causal focalcodec_50hz_65k_causal focalcodec_50hz focalcodec_25hz focalcodec_12_5hz"
 _focal_fields="file format_version model model_hash channels duration num_samples sample_rate_input sample_rate_output source_sample_rate source_samples token_rate bits_per_token groups rungs framing payload_bitrate bitrate packet_tokens packet_ms packets tokens bytes header_bytes overhead_bytes overhead_percent integrity damaged lost_seconds complete metadata verified"
 
 _focal_files() {

@@ -3,7 +3,7 @@
 # Kept in step with `focal --help` by tests/cli/test_docs_sync.py.
 
 set -l commands encode decode info stream play devices models train export-model
-set -l models focal-small focal-small-ladder focal-small-hybrid focal-small-hybrid-2 focalcodec_50hz_2k_causal focalcodec_50hz_4k_causal focalcodec_50hz_65k_causal focalcodec_50hz focalcodec_25hz focalcodec_12_5hz
+set -l models focal-small focal-small-ladder focal-small-hybrid focal-small-hybrid-2 focal-small-hybrid-3 focalcodec_50hz_2k_causal focalcodec_50hz_4k_causal focalcodec_50hz_65k_causal focalcodec_50hz focalcodec_25hz focalcodec_12_5hz
 set -l fields file format_version model model_hash channels duration num_samples sample_rate_input sample_rate_output source_sample_rate source_samples token_rate bits_per_token groups rungs framing payload_bitrate bitrate packet_tokens packet_ms packets tokens bytes header_bytes overhead_bytes overhead_percent integrity damaged lost_seconds complete metadata verified
 
 complete -c focal -f

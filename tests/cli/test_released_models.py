@@ -34,6 +34,8 @@ RELEASED: dict[str, tuple[str, str, str]] = {
     "focal-small-hybrid": ("40bbe11bdfd1f53a", "f768fc2359f3b496", "focal-small-hybrid-v1"),
     # its successor (1 voicing bit, 5 learned bits in group 1; larger feature blocks)
     "focal-small-hybrid-2": ("f01d8a1f86f9679c", "db07356b14e66563", "focal-small-hybrid-2-v1"),
+    # focal-small-hybrid-2 fine-tuned on speed-perturbed copies of the training split
+    "focal-small-hybrid-3": ("32d48d61605e0932", "cacfc6daecc65dda", "focal-small-hybrid-3-v1"),
 }
 
 NO_MODEL = {"FOCAL_MODEL": ""}  # the run fixture's tiny model would be an explicit choice
