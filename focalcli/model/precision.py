@@ -27,6 +27,7 @@ converted size.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 from collections.abc import Iterator, Mapping
@@ -58,10 +59,23 @@ def check_precision(name: str) -> str:
     return name
 
 
+@functools.cache
 def _can_prepack() -> bool:
-    return (torch.backends.mkldnn.is_available()
+    """Whether oneDNN's prepacked bfloat16 products run here: the ops exist and this CPU has
+    their bf16 path (AVX-512 BF16 or AVX-NE-CONVERT; on a plain AVX2 machine oneDNN refuses the
+    reorder, and the layers keep plain bfloat16 weights instead)."""
+    if not (torch.backends.mkldnn.is_available()
             and hasattr(torch.ops.mkldnn, "_reorder_linear_weight")
-            and hasattr(torch.ops.mkldnn, "_linear_pointwise"))
+            and hasattr(torch.ops.mkldnn, "_linear_pointwise")):
+        return False
+    try:
+        packed = torch.ops.mkldnn._reorder_linear_weight(
+            torch.ones(16, 16, dtype=torch.bfloat16), PREPACK_ROWS)
+        torch.ops.mkldnn._linear_pointwise(torch.ones(PREPACK_ROWS, 16, dtype=torch.bfloat16),
+                                           packed, None, "none", [], "")
+    except RuntimeError:
+        return False
+    return True
 
 
 #: rows a prepacked weight's layout is chosen for (a streaming chunk: 4 frames)

@@ -61,6 +61,41 @@ def test_linear_and_conv_replacements_stay_close() -> None:
 
 
 @torch.inference_mode()
+def test_a_cpu_without_onednns_bf16_path_keeps_plain_bf16_weights(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where oneDNN refuses the bf16 reorder (an AVX2-only CPU), the layers are built with plain
+    bfloat16 weights and give the plain products, instead of failing to load."""
+
+    real = torch.ops.mkldnn
+
+    class NoBf16Path:
+        """TEST DOUBLE of ``torch.ops.mkldnn`` on a CPU without the bf16 path."""
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(real, name)
+
+        @staticmethod
+        def _reorder_linear_weight(*_: object) -> None:
+            raise RuntimeError("mkldnn_reorder_linear_weight: bf16 path needs the cpu support")
+
+    prec._can_prepack.cache_clear()
+    monkeypatch.setattr(torch.ops, "mkldnn", NoBf16Path())
+    try:
+        assert not prec._can_prepack()
+        torch.manual_seed(3)
+        lin, conv = nn.Linear(64, 32), nn.Conv1d(16, 24, 3)
+        layer, bconv = prec.Bf16Linear(lin.weight, lin.bias), prec.Bf16Conv(conv)
+        assert layer._packed is None and bconv._packed is None
+        x, z = torch.randn(4, 64), torch.randn(1, 16, 20)
+        plain = lin.weight.detach().bfloat16()
+        assert torch.equal(layer(x), nn.functional.linear(x.bfloat16(), plain).float() + lin.bias)
+        assert float((bconv(z) - conv(z)).norm() / conv(z).norm()) < 0.02
+    finally:
+        monkeypatch.undo()
+        prec._can_prepack.cache_clear()
+
+
+@torch.inference_mode()
 def test_prepacked_bf16_weights_give_the_plain_products_bitwise() -> None:
     """The oneDNN-prepacked weights are a layout, not an approximation; the state dict and
     ``weight`` still give the plain bfloat16 matrix."""
