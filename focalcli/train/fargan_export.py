@@ -514,15 +514,23 @@ def export(run: str, out: Path, name: str | None = None,
     return out
 
 
-def _base_model(source: str) -> tuple[dict[str, Any], dict[str, Any], str]:
-    """A base model's (config, state dict, name), from any ``--model`` source."""
+def read_model(source: str) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """Any ``--model`` source -> (its config, the tensors of its own weights file, its name);
+    ``ModelLoadError`` when it cannot be read."""
     from focalcli.model.loading import ModelLoadError, load_state_dict, read_config, resolve
 
+    name, config_path, weights_path = resolve(source)
+    if weights_path is None:
+        raise ModelLoadError(f"{config_path}: no weights beside it")
+    return read_config(config_path), load_state_dict(weights_path), name
+
+
+def _base_model(source: str) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """A base model's (config, state dict, name), from any ``--model`` source."""
+    from focalcli.model.loading import ModelLoadError
+
     try:
-        name, config_path, weights_path = resolve(source)
-        if weights_path is None:
-            raise ModelLoadError(f"{config_path}: no weights beside it")
-        return read_config(config_path), load_state_dict(weights_path), name
+        return read_model(source)
     except ModelLoadError as e:
         raise ExportError(f"base model: {e}") from None
 

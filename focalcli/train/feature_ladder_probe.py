@@ -371,16 +371,13 @@ def evaluate(codec: FeatureLadderCodec, dev: dict[str, np.ndarray], weights: Ten
 def init_from_model(codec: FeatureLadderCodec, source: str) -> None:
     """Load a hybrid model's trained blocks and feature units into ``codec`` (a
     ``HybridLadderCodec`` of the same shapes, delay and scalar fields)."""
-    from focalcli.model.loading import ModelLoadError, load_state_dict, read_config, resolve
-    from focalcli.train.fargan_export import ExportError, probe_state_from_hybrid
+    from focalcli.model.loading import ModelLoadError
+    from focalcli.train.fargan_export import ExportError, probe_state_from_hybrid, read_model
 
     if not isinstance(codec, HybridLadderCodec):
         raise ProbeError("--init needs --hybrid")
     try:
-        _, config_path, weights_path = resolve(source)
-        if weights_path is None:
-            raise ModelLoadError(f"{config_path}: no weights beside it")
-        config, tensors = read_config(config_path), load_state_dict(weights_path)
+        config, tensors, _ = read_model(source)
         state = probe_state_from_hybrid(tensors)
     except (ModelLoadError, ExportError) as e:
         raise ProbeError(f"--init {source}: {e}") from None
