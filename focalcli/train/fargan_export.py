@@ -287,6 +287,8 @@ def _probe_options(ck: dict[str, Any]) -> str:
         opts.append(f" --voiced-pitch-weight {float(ck['voiced_pitch_weight']):g}")
     if ck.get("speeds"):
         opts.append(" --speeds " + ",".join(f"{float(v):g}" for v in ck["speeds"]))
+    if ck.get("copies"):
+        opts.append(" --copies " + ",".join(str(c) for c in ck["copies"]))
     if ck.get("hybrid"):
         opts.append(" --hybrid")
     if ck.get("init"):
@@ -376,6 +378,8 @@ def _card(name: str, run: str, ck: dict[str, Any], codec: Any, dev: list[float] 
         "`dump_data`"
         + (", drawn from the training split and its copies played at speeds "
            + ", ".join(f"{float(v):g}" for v in ck["speeds"]) if ck.get("speeds") else "")
+        + (", and from the caches " + ", ".join(f"`{c}`" for c in ck["copies"])
+           + " (`vocoder_probe cache --tilt` / `--folder`)" if ck.get("copies") else "")
         + "): "
         "the compressor, quantiser and decompressor trained on every rung ("
         + ("2 and 4 groups; group 0 is the base model's, fixed" if base else "1, 2 and 4 groups")

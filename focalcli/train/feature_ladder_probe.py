@@ -12,7 +12,8 @@ training needs no vocoder in the loop: about 0.1 CPU s per step.
 
     python -m focalcli.train.vocoder_probe cache          # features: ~/.cache/focal/lpcnet-feats
     python -m focalcli.train.feature_ladder_probe train --run NAME [--steps N] [--delay-tokens D]
-        [--pitch-bits P [--corr-bits C]] [--hybrid [--init MODEL]] [--speeds S,S] [--lr LR]
+        [--pitch-bits P [--corr-bits C]] [--hybrid [--init MODEL]] [--speeds S,S] [--copies C,C]
+        [--lr LR]
     python -m focalcli.train.feature_ladder_probe decode --run NAME --rung G --out DIR
 
 With ``--hybrid`` group 0 is focal-small v6's cached token (fixed) and only rungs 2 and 4 are
@@ -50,6 +51,7 @@ from focalcli.train.vocoder_probe import (
     RUNS,
     ProbeError,
     feats_to_wav,
+    load_cache,
     load_fargan,
     load_split,
     manifest,
@@ -281,15 +283,17 @@ def concat_splits(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 def train(run: str, steps: int, delay_tokens: int, seq_tokens: int = 150, batch: int = 16,
           lr: float = 1e-3, dim: int = 256, gru_dim: int = 384,
           voiced_pitch_weight: float = 0.0, pitch_bits: int = 0, corr_bits: int = 0,
-          hybrid: bool = False, speeds: tuple[float, ...] = (), init: str | None = None
-          ) -> None:
+          hybrid: bool = False, speeds: tuple[float, ...] = (), init: str | None = None,
+          copies: tuple[str, ...] = ()) -> None:
     """Train (or resume) run ``run`` to ``steps``; ``speeds`` adds the speed-perturbed copies
-    of the training split (``vocoder_probe cache --speed S``) to what crops are drawn from;
+    of the training split (``vocoder_probe cache --speed S``) to what crops are drawn from,
+    ``copies`` any other caches by name (``train-tilt3``, a cached folder's ``NAME``);
     ``init`` (a hybrid model, any ``--model`` source) starts a new run from its trained
     blocks and units instead of random weights (a fine-tune on its own LR schedule)."""
     torch.set_num_threads(1)
     real = load_split("train")
-    data = concat_splits([real] + [load_split("train", s) for s in speeds])
+    data = concat_splits([real] + [load_split("train", s) for s in speeds]
+                         + [load_cache(c) for c in copies])
     dev = load_split("dev")
     feats = with_v6_codes(data) if hybrid else torch.from_numpy(data["feats"]).float()
     offsets = data["offsets"]
@@ -339,7 +343,8 @@ def train(run: str, steps: int, delay_tokens: int, seq_tokens: int = 150, batch:
                   "delay_tokens": delay_tokens, "dim": dim, "gru_dim": gru_dim,
                   "pitch_bits": pitch_bits, "corr_bits": corr_bits, "hybrid": hybrid,
                   "voiced_pitch_weight": voiced_pitch_weight, "steps": steps,
-                  "speeds": list(speeds), "init": init or "", "lr": lr}
+                  "speeds": list(speeds), "copies": list(copies), "init": init or "",
+                  "lr": lr}
             torch.save(ck, run_dir / "tmp.pt")
             (run_dir / "tmp.pt").replace(last)
 
@@ -489,6 +494,16 @@ def _speeds(text: str) -> tuple[float, ...]:
         raise argparse.ArgumentTypeError(f"expected numbers like 0.9,1.1, got {text!r}") from None
 
 
+def _copies(text: str) -> tuple[str, ...]:
+    """'train-tilt3,debian' -> ('train-tilt3', 'debian'), for argparse."""
+    names = tuple(v for v in text.split(",") if v)
+    for name in names:
+        if "/" in name or name in ("train", "dev") or name.startswith("dev-"):
+            raise argparse.ArgumentTypeError(f"{name!r}: expected a cache name such as "
+                                             "train-tilt3 (not the train or dev split)")
+    return names
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m focalcli.train.feature_ladder_probe",
                                  description="a learned bitrate ladder over FARGAN's features")
@@ -508,6 +523,9 @@ def main(argv: list[str]) -> int:
     t.add_argument("--speeds", type=_speeds, default=(),
                    help="comma-separated speed perturbations to add to the training split "
                         "(e.g. 0.9,1.1; each cached by 'vocoder_probe cache --speed S')")
+    t.add_argument("--copies", type=_copies, default=(),
+                   help="comma-separated further caches to draw crops from (e.g. "
+                        "train-tilt3 from 'vocoder_probe cache --tilt 3', or a cached folder)")
     t.add_argument("--hybrid", action="store_true",
                    help="group 0 is v6's token; the scalar bits lead group 1")
     t.add_argument("--init", default=None,
@@ -526,7 +544,7 @@ def main(argv: list[str]) -> int:
             train(args.run, args.steps, args.delay_tokens, dim=args.dim, gru_dim=args.gru_dim,
                   voiced_pitch_weight=args.voiced_pitch_weight, pitch_bits=args.pitch_bits,
                   corr_bits=args.corr_bits, hybrid=args.hybrid, speeds=args.speeds,
-                  init=args.init, lr=args.lr)
+                  init=args.init, lr=args.lr, copies=args.copies)
         else:
             true = tuple(f for f in args.true.split(",") if f)
             decode(args.run, args.rung, args.out, args.limit, true)

@@ -5,14 +5,19 @@ decompressor's output (B, T, 96) at 50 Hz to FARGAN's 20 LPCNet features of the 
 frames each token covers, regressed against what Opus's ``dump_data`` extracts from the
 original; ``focalcli.model.fargan.FARGAN`` turns them into speech.
 
-    python -m focalcli.train.vocoder_probe cache  [--split train|dev|all] [--speed S]
+    python -m focalcli.train.vocoder_probe cache  [--split train|dev|all] [--speed S | --tilt T]
+    python -m focalcli.train.vocoder_probe cache  --folder DIR --name NAME
     python -m focalcli.train.vocoder_probe train  [--steps N] [--run NAME] [--delay-tokens D]
     python -m focalcli.train.vocoder_probe decode --run NAME --out DIR [--oracle]
 
 ``cache`` writes ~/.cache/focal/lpcnet-feats/{split}.npz (features, v6 decompressor outputs,
 per-file offsets); it needs scripts/get-opus-fargan.sh. With ``--speed S`` every file is first
 played S times faster (tempo and pitch, as in ASR's speed perturbation) and the cache is
-``{split}-speed{S}.npz``: extra training material for the feature ladder. ``train`` is
+``{split}-speed{S}.npz``: extra training material for the feature ladder. With ``--tilt T``
+every file gets a spectral tilt drawn per file from [-T, T] dB per octave (a microphone's or a
+channel's colour) and the cache is ``{split}-tilt{T}.npz``. ``--folder DIR --name NAME`` caches
+every WAV/FLAC under DIR as ``NAME.npz``, silence trimmed and the files joined into pieces of
+about 8 s (short prompts would otherwise be too short to crop from). ``train`` is
 resumable: it continues from ~/.cache/focal/runs/NAME/last.pt. ``decode`` writes one 16 kHz
 WAV per dev file (the head's features, or with ``--oracle`` the extracted features, through
 FARGAN; with ``--v6`` v6's own decoder) for ``eval_codec.py --dec-dir``. Exit codes: 0 done,
@@ -28,6 +33,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -99,40 +106,115 @@ def speed_perturbed(sig: np.ndarray, speed: float) -> np.ndarray:
     return soxr.resample(sig, 16000 * speed, 16000).astype(np.float32)
 
 
-def cache_name(split: str, speed: float = 1.0) -> str:
-    """The cache file's stem: ``train``, or ``train-speed0.9`` for speed-perturbed copies."""
+def tilted(sig: np.ndarray, db_per_octave: float) -> np.ndarray:
+    """float32 (N,) at 16 kHz -> the same samples with their spectrum tilted by
+    ``db_per_octave`` around 1 kHz (flat below 62.5 Hz), RMS kept."""
+    if db_per_octave == 0.0 or len(sig) == 0:
+        return sig
+    spec = np.fft.rfft(sig.astype(np.float64))
+    f = np.maximum(np.fft.rfftfreq(len(sig), 1 / 16000), 62.5)
+    out = np.fft.irfft(spec * (f / 1000.0) ** (db_per_octave / (20 * np.log10(2))), len(sig))
+    rms_in, rms_out = np.sqrt(np.mean(sig.astype(np.float64) ** 2)), np.sqrt(np.mean(out**2))
+    return (out * (rms_in / max(rms_out, 1e-12))).astype(np.float32)
+
+
+def file_tilt(name: str, max_db: float) -> float:
+    """The tilt (dB per octave) of file ``name`` in a ``--tilt max_db`` copy: uniform in
+    [-max_db, max_db], fixed by the name (a re-run makes the same copy)."""
+    seed = zlib.crc32(name.encode())
+    return float(np.random.default_rng(seed).uniform(-max_db, max_db))
+
+
+def cache_name(split: str, speed: float = 1.0, tilt: float = 0.0) -> str:
+    """The cache file's stem: ``train``, ``train-speed0.9`` for speed-perturbed copies,
+    ``train-tilt3`` for tilted ones."""
+    if tilt:
+        return f"{split}-tilt{tilt:g}"
     return split if speed == 1.0 else f"{split}-speed{speed:g}"
 
 
-def cache(split: str, speed: float = 1.0) -> None:
+def folder_pieces(folder: Path, seconds: float = 8.0) -> list[tuple[str, np.ndarray]]:
+    """Every .wav/.flac under ``folder`` (16 kHz mono), in path order, silence trimmed, joined
+    within each sub-folder into pieces of at least ``seconds`` (a shorter remainder too) ->
+    (name of the piece's first file, samples)."""
+    from focalcli.train.data import read_audio, trim_silence
+
+    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".wav", ".flac"))
+    if not paths:
+        raise ProbeError(f"{folder}: no .wav or .flac files")
+    pieces: list[tuple[str, np.ndarray]] = []
+    parts: list[np.ndarray] = []
+    first, parent = "", None
+    for path in paths:
+        if parts and path.parent != parent:
+            pieces.append((first, np.concatenate(parts)))
+            parts = []
+        sig = trim_silence(read_audio(path), -40.0)
+        if len(sig) < 320:
+            continue
+        if not parts:
+            first, parent = str(path.relative_to(folder)), path.parent
+        parts.append(sig)
+        if sum(map(len, parts)) >= seconds * 16000:
+            pieces.append((first, np.concatenate(parts)))
+            parts = []
+    if parts:
+        pieces.append((first, np.concatenate(parts)))
+    return pieces
+
+
+def cache(split: str, speed: float = 1.0, tilt: float = 0.0) -> None:
     from focalcli.train.data import read_audio
 
     if not 0.5 <= speed <= 2.0:
         raise ProbeError(f"--speed {speed:g}: expected 0.5 to 2.0")
-    FEATS_DIR.mkdir(parents=True, exist_ok=True)
-    codec = load_v6()
+    if not 0.0 <= tilt <= 12.0:
+        raise ProbeError(f"--tilt {tilt:g}: expected 0 to 12 dB per octave")
+    if tilt and speed != 1.0:
+        raise ProbeError("--speed and --tilt: one copy at a time")
     splits = ["train", "dev"] if split == "all" else [split]
     for sp in splits:
-        feats, qfeats, toks, offsets, names = [], [], [], [0], []
-        t0 = time.time()
-        for i, path in enumerate(manifest(sp)):
+        items = []
+        for path in manifest(sp):
+            name = str(path.relative_to(SPEECH))
             sig = speed_perturbed(read_audio(path), speed)
-            f = sig_to_lpcnet_feats(sig)
-            tk, q = sig_to_qfeats(codec, sig)
-            k = min(len(q), len(f) // FRAMES_PER_TOKEN)
-            feats.append(f[: k * FRAMES_PER_TOKEN].reshape(k, -1))
-            qfeats.append(q[:k].astype(np.float16))
-            toks.append(tk[:k])
-            offsets.append(offsets[-1] + k)
-            names.append(str(path.relative_to(SPEECH)))
-            if i % 100 == 0:
-                print(f"{sp}: {i} files, {time.time() - t0:.0f} s", file=sys.stderr)
-        out = FEATS_DIR / f"{cache_name(sp, speed)}.npz"
-        tmp = out.with_suffix(".tmp.npz")
-        np.savez(tmp, feats=np.concatenate(feats), qfeats=np.concatenate(qfeats),
-                 toks=np.concatenate(toks), offsets=np.array(offsets), names=np.array(names))
-        tmp.replace(out)
-        print(f"{out}: {offsets[-1]} tokens from {len(names)} files", file=sys.stderr)
+            items.append((name, tilted(sig, file_tilt(name, tilt)) if tilt else sig))
+        write_cache(cache_name(sp, speed, tilt), items)
+
+
+def cache_folder(folder: Path, name: str) -> None:
+    """Every audio file under ``folder`` -> FEATS_DIR/``name``.npz (see ``folder_pieces``)."""
+    if not folder.is_dir():
+        raise ProbeError(f"--folder {folder}: not a directory")
+    if not name or "/" in name or name in ("train", "dev"):
+        raise ProbeError(f"--name {name!r}: expected a new cache name without '/'")
+    write_cache(name, folder_pieces(folder))
+
+
+def write_cache(stem: str, items: Iterable[tuple[str, np.ndarray]]) -> None:
+    """(name, float32 samples) pairs -> FEATS_DIR/``stem``.npz: per file the LPCNet features
+    (K, 40), v6's decompressor output (K, 96) and tokens (K,), with the files' offsets."""
+    FEATS_DIR.mkdir(parents=True, exist_ok=True)
+    codec = load_v6()
+    feats, qfeats, toks, offsets, names = [], [], [], [0], []
+    t0 = time.time()
+    for i, (name, sig) in enumerate(items):
+        f = sig_to_lpcnet_feats(sig)
+        tk, q = sig_to_qfeats(codec, sig)
+        k = min(len(q), len(f) // FRAMES_PER_TOKEN)
+        feats.append(f[: k * FRAMES_PER_TOKEN].reshape(k, -1))
+        qfeats.append(q[:k].astype(np.float16))
+        toks.append(tk[:k])
+        offsets.append(offsets[-1] + k)
+        names.append(name)
+        if i % 100 == 0:
+            print(f"{stem}: {i} files, {time.time() - t0:.0f} s", file=sys.stderr)
+    out = FEATS_DIR / f"{stem}.npz"
+    tmp = out.with_suffix(".tmp.npz")
+    np.savez(tmp, feats=np.concatenate(feats), qfeats=np.concatenate(qfeats),
+             toks=np.concatenate(toks), offsets=np.array(offsets), names=np.array(names))
+    tmp.replace(out)
+    print(f"{out}: {offsets[-1]} tokens from {len(names)} files", file=sys.stderr)
 
 
 class TokenFeatureHead(nn.Module):
@@ -175,10 +257,23 @@ class TokenFeatureHead(nn.Module):
 
 def load_split(split: str, speed: float = 1.0) -> dict[str, np.ndarray]:
     """A cached split (or its speed-perturbed copy) -> its arrays, as ``cache`` wrote them."""
-    path = FEATS_DIR / f"{cache_name(split, speed)}.npz"
+    return load_cache(cache_name(split, speed))
+
+
+def load_cache(stem: str) -> dict[str, np.ndarray]:
+    """FEATS_DIR/``stem``.npz (a split, a copy of one, or a cached folder) -> its arrays."""
+    path = FEATS_DIR / f"{stem}.npz"
+    split, _, copy = stem.partition("-")
+    speed = float(copy[5:]) if copy.startswith("speed") else 1.0
     if not path.exists() and speed != 1.0:
         raise ProbeError(f"no speed-{speed:g} copy of the {split} split: run 'python -m "
                          f"focalcli.train.vocoder_probe cache --split {split} --speed {speed:g}'")
+    if not path.exists() and copy.startswith("tilt"):
+        raise ProbeError(f"no tilt-{copy[4:]} copy of the {split} split: run 'python -m "
+                         f"focalcli.train.vocoder_probe cache --split {split} --tilt {copy[4:]}'")
+    if not path.exists() and split not in ("train", "dev"):
+        raise ProbeError(f"{path} missing: run 'python -m focalcli.train.vocoder_probe cache "
+                         f"--folder DIR --name {stem}'")
     if not path.exists():
         raise ProbeError(f"{path} missing: run 'python -m focalcli.train.vocoder_probe cache'")
     with np.load(path) as z:
@@ -351,6 +446,11 @@ def main(argv: list[str]) -> int:
     c.add_argument("--split", default="all", choices=("train", "dev", "all"))
     c.add_argument("--speed", type=float, default=1.0,
                    help="speed perturbation (e.g. 0.9): writes {split}-speed{S}.npz")
+    c.add_argument("--tilt", type=float, default=0.0,
+                   help="spectral tilt per file within +-T dB/octave: writes {split}-tilt{T}.npz")
+    c.add_argument("--folder", type=Path, default=None,
+                   help="cache the audio files under this folder instead of a split")
+    c.add_argument("--name", default="", help="with --folder: the cache's name (NAME.npz)")
     t = sub.add_parser("train")
     t.add_argument("--run", default="vocoder-probe")
     t.add_argument("--steps", type=int, default=3000)
@@ -363,8 +463,10 @@ def main(argv: list[str]) -> int:
     d.add_argument("--limit", type=int, default=0)
     args = ap.parse_args(argv)
     try:
-        if args.cmd == "cache":
-            cache(args.split, args.speed)
+        if args.cmd == "cache" and args.folder is not None:
+            cache_folder(args.folder, args.name)
+        elif args.cmd == "cache":
+            cache(args.split, args.speed, args.tilt)
         elif args.cmd == "train":
             train(args.run, args.steps, args.delay_tokens)
         else:

@@ -121,7 +121,8 @@ def test_a_pitch_and_correlation_run_exports_with_its_scalar_fields(
     run.mkdir(parents=True)
     torch.save({"codec": probe.state_dict(), "opt": {}, "step": 7, "delay_tokens": 1,
                 "dim": 16, "gru_dim": 24, "pitch_bits": 5, "corr_bits": 2, "steps": 7,
-                "voiced_pitch_weight": 10.0, "speeds": [0.9, 1.1]}, run / "last.pt")
+                "voiced_pitch_weight": 10.0, "speeds": [0.9, 1.1],
+                "copies": ["train-tilt3", "debian"]}, run / "last.pt")
     out = inputs["out"].with_name("fl-pitch")
     fargan_export.export("tiny-pitch", out, fargan_path=inputs["fargan"],
                          pitchdnn_path=inputs["pitchdnn"])
@@ -142,9 +143,10 @@ def test_a_pitch_and_correlation_run_exports_with_its_scalar_fields(
     card = (out / "MODEL_CARD.md").read_text()
     assert "Scalar fields at the start of group 0" in card
     assert ("--dim 16 --gru-dim 24 --steps 7 --pitch-bits 5 --corr-bits 2 "
-            "--voiced-pitch-weight 10 --speeds 0.9,1.1`") in card
+            "--voiced-pitch-weight 10 --speeds 0.9,1.1 --copies train-tilt3,debian`") in card
     assert "19 [-0.5, 0.5] 2 bits." in card
-    assert "its copies played at speeds 0.9, 1.1): " in card
+    assert ("its copies played at speeds 0.9, 1.1, and from the caches `train-tilt3`, "
+            "`debian` (`vocoder_probe cache --tilt` / `--folder`)): ") in card
 
 
 def test_a_hybrid_run_exports_on_its_base_model(inputs: dict[str, Path],

@@ -191,3 +191,16 @@ def test_init_from_a_released_hybrid_codes_as_it() -> None:
         init_from_model(small, "focal-small-hybrid-2")
     with pytest.raises(ProbeError, match="needs --hybrid"):
         init_from_model(PitchLadderCodec(16, 16, pitch_bits=6), "focal-small-hybrid-2")
+
+
+def test_copies_take_cache_names_but_not_the_splits_themselves() -> None:
+    import argparse
+
+    import pytest
+
+    from focalcli.train.feature_ladder_probe import _copies
+
+    assert _copies("train-tilt3,debian,") == ("train-tilt3", "debian")
+    for bad in ("dev", "train", "dev-speed0.9", "../x"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            _copies(bad)
