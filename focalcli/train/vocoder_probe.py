@@ -186,8 +186,9 @@ def cache_folder(folder: Path, name: str) -> None:
     """Every audio file under ``folder`` -> FEATS_DIR/``name``.npz (see ``folder_pieces``)."""
     if not folder.is_dir():
         raise ProbeError(f"--folder {folder}: not a directory")
-    if not name or "/" in name or name in ("train", "dev"):
-        raise ProbeError(f"--name {name!r}: expected a new cache name without '/'")
+    if not name or "/" in name or name.partition("-")[0] in ("train", "dev"):
+        raise ProbeError(f"--name {name!r}: expected a cache name without '/' that is not "
+                         "a split's or a split copy's (train, dev, train-...)")
     write_cache(name, folder_pieces(folder))
 
 

@@ -110,3 +110,6 @@ def test_a_missing_cache_names_the_command_that_makes_it(tmp_path, monkeypatch) 
         vocoder_probe.load_split("train", 0.9)
     with pytest.raises(vocoder_probe.ProbeError, match="--folder DIR --name debian'"):
         vocoder_probe.load_cache("debian")
+    for name in ("train", "dev-speed0.9", "a/b", ""):
+        with pytest.raises(vocoder_probe.ProbeError, match="--name"):
+            vocoder_probe.cache_folder(tmp_path, name)
